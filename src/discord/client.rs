@@ -13,12 +13,10 @@ use crate::http::describe;
 use crate::render::WebhookMessage;
 use crate::retry::RetryPolicy;
 
-/// What Discord asks callers to send: `DiscordBot (<url>, <version>)`.
-const DISCORD_USER_AGENT: &str = concat!(
-    "DiscordBot (https://crates.io/crates/run-notifier, ",
-    env!("CARGO_PKG_VERSION"),
-    ")"
-);
+/// The form Discord asks callers to send, `DiscordBot (<url>, <version>)`; the project
+/// has no public URL, so its name stands in for it.
+const DISCORD_USER_AGENT: &str =
+    concat!("DiscordBot (run-notifier, ", env!("CARGO_PKG_VERSION"), ")");
 
 /// At most this many 429s are waited out for one message before giving up on it for now.
 const MAX_RATE_LIMITED: u32 = 8;
