@@ -27,9 +27,13 @@ pub fn describe(error: reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    let error = error.without_url();
-    let mut text = format!("{kind}: {error}");
-    let mut source = std::error::Error::source(&error);
+    format!("{kind}: {}", cause_chain(&error.without_url()))
+}
+
+/// An error and its causes, joined with `: `.
+pub fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());

@@ -185,13 +185,15 @@ impl RuntimeClient {
 }
 
 impl RunSource for RuntimeClient {
-    /// Reads `GET /runs/{id}` then `GET /runs/{id}/tasks?limit=500`. Whether the list is
+    /// Reads `GET /runs/{id}` and `GET /runs/{id}/tasks?limit=500` at once. Whether the list is
     /// whole (its length equals `taskCount`) is for [`RunSnapshot::progress`] to judge.
     async fn snapshot(&self, base: &RuntimeBase, run: &RunId) -> Result<RunSnapshot, PollError> {
-        let info: RunInfo = self.get_json(base.run_url(run), run).await?;
-        let list: TaskList = self
-            .get_json(base.tasks_url(run, Some(TASK_LIMIT)), run)
-            .await?;
+        // Both at once: one round trip per look. The order does not matter, since the
+        // list is only trusted when its length matches taskCount either way.
+        let (info, list) = tokio::try_join!(
+            self.get_json::<RunInfo>(base.run_url(run), run),
+            self.get_json::<TaskList>(base.tasks_url(run, Some(TASK_LIMIT)), run),
+        )?;
         Ok(RunSnapshot {
             run: info,
             source: list.source,

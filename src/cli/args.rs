@@ -11,6 +11,7 @@ use tracing::level_filters::LevelFilter;
 
 use crate::links::{RunId, RuntimeBase};
 use crate::secret::Secret;
+use crate::store::StoreSpec;
 
 /// Tells a team on Discord, exactly once, when a run of their swarm runtime has finished,
 /// and whether it needs attention.
@@ -38,6 +39,144 @@ pub enum Command {
     /// See the whole thing work in seconds: a simulated runtime, a local webhook capture,
     /// and a watched run of 15 tasks (12 done, 2 failed, 1 blocked). No network, no Discord.
     Demo(DemoArgs),
+    /// Register runs for the sweeper (idempotent: a notified run is never reset).
+    #[command(after_long_help = STORE_EXIT_CODES)]
+    Register(RegisterArgs),
+    /// Remove runs' registrations.
+    #[command(after_long_help = STORE_EXIT_CODES)]
+    Unregister(UnregisterArgs),
+    /// One pass over every registered run: announce each finished one exactly once.
+    #[command(after_long_help = STORE_EXIT_CODES)]
+    Sweep(SweepArgs),
+    /// Sweep every POLL_SECONDS until Ctrl-C or SIGTERM (the sweep in hand is finished).
+    #[command(after_long_help = STORE_EXIT_CODES)]
+    Serve(ServeArgs),
+    /// Show registrations: state, last outcome and counts.
+    #[command(after_long_help = STORE_EXIT_CODES)]
+    Status(StatusArgs),
+    /// Manage the store itself.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+/// `run-notifier store ...`.
+#[derive(Subcommand)]
+pub enum StoreCommand {
+    /// Create the SQLite schema or the DynamoDB table (with its sparse index, TTL and
+    /// point-in-time recovery). Safe to run again.
+    #[command(after_long_help = STORE_EXIT_CODES)]
+    Init(StoreArgs),
+}
+
+const STORE_EXIT_CODES: &str = "\
+Exit codes:
+  0  done (for sweep: even when some runs could not be handled; they are retried next sweep)
+  1  the store failed (unreachable, missing table, no permission, unreadable file)
+  2  bad configuration";
+
+/// Where registrations live.
+#[derive(Args)]
+pub struct StoreArgs {
+    /// sqlite:<path> or dynamodb:<table> (region, endpoint and credentials from the
+    /// standard AWS environment). Default: sqlite:$XDG_STATE_HOME/run-notifier/state.db
+    /// (or ~/.local/state/run-notifier/state.db).
+    #[arg(long, env = "NOTIFIER_STORE", value_parser = StoreSpec::parse)]
+    pub store: Option<StoreSpec>,
+}
+
+/// `run-notifier register`.
+#[derive(Args)]
+pub struct RegisterArgs {
+    /// The runs to register (no '/' or '..' in a registered id).
+    #[arg(required = true, value_parser = run_id)]
+    pub run_ids: Vec<RunId>,
+
+    /// The runtime for these runs, when not the sweeper's BASE_URL.
+    #[arg(long, value_parser = runtime_base)]
+    pub base_url: Option<RuntimeBase>,
+
+    /// Stop waiting after this many seconds: a deadline notice is posted and the run is
+    /// no longer polled.
+    #[arg(long, value_parser = positive_seconds)]
+    pub max_wait: Option<Duration>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `run-notifier unregister`.
+#[derive(Args)]
+pub struct UnregisterArgs {
+    /// The runs to forget.
+    #[arg(required = true, value_parser = run_id)]
+    pub run_ids: Vec<RunId>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `run-notifier sweep`.
+#[derive(Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// The runtime's base URL, for runs registered without their own.
+    #[arg(long, env = "BASE_URL", default_value = "http://127.0.0.1:5080", value_parser = runtime_base)]
+    pub base_url: RuntimeBase,
+
+    /// The Discord webhook URL. Secret: prefer the environment variable.
+    #[arg(long, env = "DISCORD_WEBHOOK_URL", hide_env_values = true, value_parser = secret)]
+    pub webhook_url: Secret,
+
+    /// The runtime's API key, sent as X-API-Key when set. Secret.
+    #[arg(long, env = "RUNTIME_API_KEY", hide_env_values = true, value_parser = secret)]
+    pub runtime_api_key: Option<Secret>,
+
+    /// Seconds a claim protects a post before another sweeper may take the run over.
+    #[arg(long, env = "NOTIFIER_LEASE_SECONDS", default_value = "120", value_parser = positive_seconds)]
+    pub lease_seconds: Duration,
+
+    /// Runs looked at concurrently.
+    #[arg(long, env = "NOTIFIER_CONCURRENCY", default_value = "32", value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+
+    /// Announce a stall when no task has changed for this many seconds; 0 disables.
+    #[arg(long, env = "NOTIFIER_STALL_SECONDS", default_value = "1800", value_parser = seconds)]
+    pub stall_seconds: Duration,
+
+    /// Days a finished registration is kept before it is deleted.
+    #[arg(long, env = "NOTIFIER_RETENTION_DAYS", default_value = "30", value_parser = clap::value_parser!(u16).range(1..))]
+    pub retention_days: u16,
+
+    /// Seconds before an HTTP request to the runtime or Discord counts as failed.
+    #[arg(long, env = "HTTP_TIMEOUT_SECONDS", default_value = "10", value_parser = positive_seconds)]
+    pub http_timeout_seconds: Duration,
+}
+
+/// `run-notifier serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+
+    /// Seconds between the starts of two sweeps; decimals allowed.
+    #[arg(long, env = "POLL_SECONDS", default_value = "15", value_parser = positive_seconds)]
+    pub poll_seconds: Duration,
+}
+
+/// `run-notifier status`.
+#[derive(Args)]
+pub struct StatusArgs {
+    /// Only this run.
+    pub run_id: Option<String>,
+
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 const WATCH_EXIT_CODES: &str = "\

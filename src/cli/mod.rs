@@ -5,13 +5,15 @@ mod args;
 mod demo;
 mod logging;
 mod simulate;
+mod stores;
+mod sweep;
 mod watch;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command};
+pub use args::{Cli, Command, StoreCommand};
 
 /// Parses the command line, runs the subcommand and returns its exit code.
 pub fn main() -> ExitCode {
@@ -32,6 +34,12 @@ pub fn main() -> ExitCode {
             Command::Watch(args) => watch::run(args).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Register(args) => stores::register(args).await,
+            Command::Unregister(args) => stores::unregister(args).await,
+            Command::Status(args) => stores::status(args).await,
+            Command::Store(StoreCommand::Init(args)) => stores::init(args).await,
+            Command::Sweep(args) => sweep::sweep(args).await,
+            Command::Serve(args) => sweep::serve(args).await,
         }
     });
     ExitCode::from(code)

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use super::body::{AllowedMentions, Embed, EmbedField, EmbedFooter, WebhookMessage};
 use super::limits::{self, truncate};
@@ -19,6 +20,8 @@ use crate::links::{RunId, RunLinks};
 pub const SUCCESS_COLOR: u32 = 0x2E_CC_71;
 /// Red, for attention-required.
 pub const ATTENTION_COLOR: u32 = 0xE7_4C_3C;
+/// Orange, for a stalled run.
+pub const STALLED_COLOR: u32 = 0xE6_7E_22;
 /// Amber, for a run still running when we stop waiting.
 pub const WAITING_COLOR: u32 = 0xF1_C4_0F;
 
@@ -119,6 +122,39 @@ pub fn still_running(
     message(
         format!(
             "⏳ Run still running after {waited} · {}",
+            truncate(&escaped_id, 200)
+        ),
+        embed,
+    )
+}
+
+/// The notice for a run where no task has moved since `since`. Sent once per stall; it
+/// is not a finish, and says so.
+pub fn stalled(snapshot: &RunSnapshot, since: OffsetDateTime, links: &RunLinks) -> WebhookMessage {
+    let escaped_id = escape(&snapshot.run.run_id);
+    let quiet = human_duration((snapshot.checked_at - since).try_into().unwrap_or_default());
+    let mut embed = Embed {
+        title: Some(title(
+            "Run stalled",
+            &escaped_id,
+            snapshot.run.title.as_deref(),
+        )),
+        url: link_if_fits(&links.run),
+        color: Some(STALLED_COLOR),
+        timestamp: snapshot.checked_at.format(&Rfc3339).ok(),
+        fields: vec![created_field(snapshot), links_field(links)],
+        footer: Some(footer(snapshot.source.as_deref())),
+        ..Embed::default()
+    };
+    let description = format!(
+        "⏸️ **stalled**: no task has changed for {quiet} (last change <t:{}:R>); the run is not finished and is still watched.\n{}",
+        since.unix_timestamp(),
+        snapshot.tally()
+    );
+    embed.description = Some(truncate(&description, description_budget(&embed)));
+    message(
+        format!(
+            "⏸️ Run stalled for {quiet} · {}",
             truncate(&escaped_id, 200)
         ),
         embed,

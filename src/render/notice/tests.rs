@@ -219,3 +219,29 @@ proptest! {
         prop_assert!(text.contains(&StatusTally::of(run.tasks.iter().map(|t| &t.status)).to_string()));
     }
 }
+
+#[test]
+fn a_stall_is_its_own_notice_never_a_finish() {
+    let mut run = snapshot(
+        "run-stuck",
+        vec![task(0, "building", "t", None), task(1, "done", "u", None)],
+    );
+    run.run.title = Some("Stuck".into());
+    let since = datetime!(2026-02-27 09:00:00 UTC);
+    let message = stalled(&run, since, &links("run-stuck"));
+    check(&message).expect("within Discord's limits");
+    let json = serde_json::to_string(&message).expect("serializes");
+    assert!(!json.contains("Run finished"), "{json}");
+    assert_eq!(
+        message.embeds[0].title.as_deref(),
+        Some("Run stalled: run-stuck · Stuck")
+    );
+    assert_eq!(message.embeds[0].color, Some(STALLED_COLOR));
+    let text = description(&message);
+    assert!(text.contains("no task has changed for 1h"), "{text}");
+    assert!(text.contains("<t:1772182800:R>"), "{text}");
+    assert!(
+        text.contains("done=1 failed=0 blocked=0 total=2 building=1"),
+        "{text}"
+    );
+}

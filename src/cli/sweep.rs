@@ -1,0 +1,134 @@
+//! `sweep` and `serve`: wiring only; the sweep itself is [`crate::sweep`].
+
+use std::time::Duration;
+
+use super::args::{ServeArgs, SweepArgs};
+use super::shutdown_signal;
+use super::stores::{exit, fail, open, store_failed};
+use crate::discord::client::{DEFAULT_MAX_RATE_LIMIT_WAIT, DEFAULT_RETRY};
+use crate::discord::{DiscordClient, WebhookUrl};
+use crate::runtime::{self, RuntimeClient};
+use crate::store::AnyStore;
+use crate::sweep::{SweepConfig, SweepSummary, Sweeper};
+
+/// Everything a sweep needs, built once per process.
+struct Parts {
+    store: AnyStore,
+    runtime: RuntimeClient,
+    discord: DiscordClient,
+    config: SweepConfig,
+}
+
+impl Parts {
+    async fn build(args: SweepArgs) -> Result<Self, u8> {
+        let webhook = WebhookUrl::parse(&args.webhook_url)
+            .map_err(|e| fail(exit::CONFIG, &format!("DISCORD_WEBHOOK_URL: {e}")))?;
+        let http = crate::http::client(args.http_timeout_seconds).map_err(|e| {
+            fail(
+                exit::CONFIG,
+                &format!("cannot set up HTTP: {}", crate::http::describe(e)),
+            )
+        })?;
+        let runtime = RuntimeClient::new(
+            http.clone(),
+            args.runtime_api_key.as_ref(),
+            runtime::DEFAULT_RETRY,
+        )
+        .map_err(|e| fail(exit::CONFIG, &e))?;
+        let store = open(&args.store).await?;
+        let config = SweepConfig {
+            default_base: args.base_url,
+            owner: owner_id(),
+            lease: args.lease_seconds,
+            concurrency: usize::from(args.concurrency),
+            stall_after: (!args.stall_seconds.is_zero()).then_some(args.stall_seconds),
+            retention: Duration::from_secs(u64::from(args.retention_days) * 86_400),
+            deadline: None,
+            claim_budget: Duration::ZERO,
+        };
+        tracing::debug!(owner = %config.owner, webhook = %webhook, "sweeper ready");
+        let discord = DiscordClient::new(http, webhook, DEFAULT_RETRY, DEFAULT_MAX_RATE_LIMIT_WAIT);
+        Ok(Self {
+            store,
+            runtime,
+            discord,
+            config,
+        })
+    }
+
+    async fn sweep(&self) -> Result<SweepSummary, u8> {
+        let sweeper = Sweeper::new(&self.store, &self.runtime, &self.discord, &self.config);
+        let summary = sweeper.sweep().await.map_err(|e| store_failed(&e))?;
+        tracing::info!(
+            checked = summary.checked,
+            notified = summary.notified,
+            stalled = summary.stalled,
+            expired = summary.expired,
+            failed = summary.failed,
+            malformed = summary.malformed,
+            errors = summary.errors,
+            skipped = summary.skipped,
+            deferred = summary.deferred,
+            "sweep done"
+        );
+        Ok(summary)
+    }
+}
+
+/// A claim owner id that is unique per process: host, pid and a random part.
+fn owner_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    format!("{host}:{}:{:08x}", std::process::id(), fastrand::u32(..))
+}
+
+/// `sweep`: one pass; the summary goes to stdout as JSON.
+pub async fn sweep(args: SweepArgs) -> u8 {
+    let parts = match Parts::build(args).await {
+        Ok(parts) => parts,
+        Err(code) => return code,
+    };
+    match parts.sweep().await {
+        Ok(summary) => {
+            println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+            exit::OK
+        }
+        Err(code) => code,
+    }
+}
+
+/// `serve`: sweep every `POLL_SECONDS` until asked to stop; a sweep under way when the
+/// signal comes is finished first, so no claim is left half-done.
+pub async fn serve(args: ServeArgs) -> u8 {
+    let parts = match Parts::build(args.sweep).await {
+        Ok(parts) => parts,
+        Err(code) => return code,
+    };
+    tracing::info!(every_seconds = args.poll_seconds.as_secs_f64(), "serving");
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        let started = tokio::time::Instant::now();
+        let sweep = parts.sweep();
+        tokio::pin!(sweep);
+        let mut stopping = false;
+        let result = loop {
+            tokio::select! {
+                result = &mut sweep => break result,
+                () = &mut stop, if !stopping => {
+                    stopping = true;
+                    tracing::info!("stopping after the sweep in hand");
+                }
+            }
+        };
+        if let Err(code) = result {
+            return code;
+        }
+        if stopping {
+            return exit::OK;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(started + args.poll_seconds) => {}
+            () = &mut stop => return exit::OK,
+        }
+    }
+}
