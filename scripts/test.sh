@@ -11,6 +11,8 @@ cd "$repo"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+mkdir -p target
+
 step "Python tools (.venv, pinned in scripts/requirements-test.txt)"
 if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
@@ -21,6 +23,18 @@ if ! cmp -s scripts/requirements-test.txt "$stamp"; then
   cp scripts/requirements-test.txt "$stamp"
 fi
 export PATH="$repo/.venv/bin:$PATH"
+
+step "moto_server (DynamoDB for the tests, on 127.0.0.1)"
+moto_port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+.venv/bin/moto_server -H 127.0.0.1 -p "$moto_port" > target/moto.log 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$moto_port") 2>/dev/null; then break; fi
+  sleep 0.1
+done
+export NOTIFIER_TEST_MOTO_ENDPOINT="http://127.0.0.1:$moto_port"
+echo "moto_server on $NOTIFIER_TEST_MOTO_ENDPOINT (log: target/moto.log)"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
