@@ -168,6 +168,31 @@ async fn max_wait_posts_a_still_running_notice_and_exits_3() {
 }
 
 #[tokio::test]
+async fn the_wait_limit_holds_even_while_the_runtime_is_stuck() {
+    let world = World::start().await;
+    world.runtime.upsert_run(run_of(
+        "run-stuck",
+        vec![task("t", "T", &[(0.0, "building")])],
+    ));
+    world
+        .runtime
+        .push_faults([RuntimeFault::Slow(Duration::from_secs(30))]);
+    let started = Instant::now();
+    let mut command = world.watch("run-stuck");
+    command
+        .env("MAX_WAIT_SECONDS", "1")
+        .env("HTTP_TIMEOUT_SECONDS", "20");
+    let done = run(&mut command, LIMIT).await;
+    assert_eq!(done.code, 3, "{}", done.stderr);
+    // The limit plus the last look's short grace, not the 20 s request timeout.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn runtime_faults_are_survived() {
     let world = World::start().await;
     world.runtime.upsert_run(plan_run("run-faulty", 0.1));

@@ -12,6 +12,7 @@ use tracing::level_filters::LevelFilter;
 use crate::links::{RunId, RuntimeBase};
 use crate::secret::Secret;
 use crate::store::StoreSpec;
+use crate::sweep::SweepConfig;
 
 /// Tells a team on Discord, exactly once, when a run of their swarm runtime has finished,
 /// and whether it needs attention.
@@ -121,10 +122,6 @@ pub struct SweepArgs {
     #[command(flatten)]
     pub store: StoreArgs,
 
-    /// The runtime's base URL, for runs registered without their own.
-    #[arg(long, env = "BASE_URL", default_value = "http://127.0.0.1:5080", value_parser = runtime_base)]
-    pub base_url: RuntimeBase,
-
     /// The Discord webhook URL. Secret: prefer the environment variable.
     #[arg(long, env = "DISCORD_WEBHOOK_URL", hide_env_values = true, value_parser = secret)]
     pub webhook_url: Secret,
@@ -132,6 +129,17 @@ pub struct SweepArgs {
     /// The runtime's API key, sent as X-API-Key when set. Secret.
     #[arg(long, env = "RUNTIME_API_KEY", hide_env_values = true, value_parser = secret)]
     pub runtime_api_key: Option<Secret>,
+
+    #[command(flatten)]
+    pub tuning: SweepTuning,
+}
+
+/// How a sweep behaves; shared by `sweep`, `serve` and the Lambda.
+#[derive(Args)]
+pub struct SweepTuning {
+    /// The runtime's base URL, for runs registered without their own.
+    #[arg(long, env = "BASE_URL", default_value = "http://127.0.0.1:5080", value_parser = runtime_base)]
+    pub base_url: RuntimeBase,
 
     /// Seconds a claim protects a post before another sweeper may take the run over.
     #[arg(long, env = "NOTIFIER_LEASE_SECONDS", default_value = "120", value_parser = positive_seconds)]
@@ -152,6 +160,22 @@ pub struct SweepArgs {
     /// Seconds before an HTTP request to the runtime or Discord counts as failed.
     #[arg(long, env = "HTTP_TIMEOUT_SECONDS", default_value = "10", value_parser = positive_seconds)]
     pub http_timeout_seconds: Duration,
+}
+
+impl SweepTuning {
+    /// The sweep's configuration, for the claim owner `owner`, without a deadline.
+    pub fn config(&self, owner: String) -> SweepConfig {
+        SweepConfig {
+            default_base: self.base_url.clone(),
+            owner,
+            lease: self.lease_seconds,
+            concurrency: usize::from(self.concurrency),
+            stall_after: (!self.stall_seconds.is_zero()).then_some(self.stall_seconds),
+            retention: Duration::from_secs(u64::from(self.retention_days) * 86_400),
+            deadline: None,
+            claim_budget: Duration::ZERO,
+        }
+    }
 }
 
 /// `run-notifier serve`.
@@ -205,9 +229,9 @@ pub struct WatchArgs {
 
     /// The Discord webhook URL (discord.com, discordapp.com, ptb/canary, with or without
     /// /api/vN). Secret: prefer the environment variable, since flags show in `ps`.
-    // Parsed later, by `WebhookUrl::parse`: clap quotes a value it rejects, token included.
-    #[arg(long, env = "DISCORD_WEBHOOK_URL", hide_env_values = true, value_parser = secret,
-          required_unless_present = "dry_run")]
+    // Parsed, and required unless --dry-run, by the wiring: clap quotes a value it
+    // rejects (token included), and its "missing argument" error names no variable.
+    #[arg(long, env = "DISCORD_WEBHOOK_URL", hide_env_values = true, value_parser = secret)]
     pub webhook_url: Option<Secret>,
 
     /// Seconds between polls; decimals allowed (0.5).
@@ -256,6 +280,11 @@ pub struct SimulateArgs {
     /// Require this key in X-API-Key, like a runtime configured with one.
     #[arg(long, env = "RUNTIME_API_KEY", hide_env_values = true, value_parser = secret)]
     pub api_key: Option<Secret>,
+
+    /// Milliseconds added to every answer (`/healthz` included), like a network round
+    /// trip: for trying clients' timeouts and for benchmarks (about 50 is realistic).
+    #[arg(long, env = "SIMULATOR_LATENCY_MS", default_value = "0")]
+    pub latency_ms: u64,
 }
 
 /// `run-notifier demo`.
@@ -278,12 +307,13 @@ fn runtime_base(raw: &str) -> Result<RuntimeBase, String> {
     RuntimeBase::parse(raw).map_err(|e| e.to_string())
 }
 
-fn secret(raw: &str) -> Result<Secret, String> {
+/// Wraps a flag's value as a secret.
+pub fn secret(raw: &str) -> Result<Secret, String> {
     Ok(Secret::new(raw))
 }
 
 /// Seconds as a decimal number, 0 or more.
-fn seconds(raw: &str) -> Result<Duration, String> {
+pub fn seconds(raw: &str) -> Result<Duration, String> {
     let value: f64 = raw
         .trim()
         .parse()
@@ -291,7 +321,8 @@ fn seconds(raw: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value).map_err(|_| format!("{raw:?} must be 0 or more seconds"))
 }
 
-fn positive_seconds(raw: &str) -> Result<Duration, String> {
+/// Seconds as a decimal number, at least 0.01.
+pub fn positive_seconds(raw: &str) -> Result<Duration, String> {
     match seconds(raw)? {
         duration if duration >= Duration::from_millis(10) => Ok(duration),
         _ => Err(format!("{raw:?} is too short: use at least 0.01 seconds")),

@@ -1,9 +1,8 @@
 //! The `run-notifier` command line: flags (each with its environment variable), and the
 //! wiring of each subcommand. Nothing here decides anything about runs.
 
-mod args;
+pub mod args;
 mod demo;
-mod logging;
 mod simulate;
 mod stores;
 mod sweep;
@@ -18,7 +17,7 @@ pub use args::{Cli, Command, StoreCommand};
 /// Parses the command line, runs the subcommand and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_level);
+    crate::logging::init(cli.log_level, crate::logging::Format::Text);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

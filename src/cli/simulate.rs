@@ -1,5 +1,7 @@
 //! `run-notifier simulate`: wiring only.
 
+use std::time::Duration;
+
 use tokio::net::TcpListener;
 
 use super::args::SimulateArgs;
@@ -23,6 +25,7 @@ pub async fn run(args: SimulateArgs) -> u8 {
         .collect();
     let api_key = args.api_key.as_ref().map(|key| key.expose().to_string());
     let simulator = RuntimeSimulator::with_scenario(api_key, scenario);
+    simulator.set_latency(Duration::from_millis(args.latency_ms));
     let listener = match TcpListener::bind(args.listen).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -33,13 +36,18 @@ pub async fn run(args: SimulateArgs) -> u8 {
         }
     };
     eprintln!(
-        "simulated swarm runtime on http://{} serving runs {}{}; Ctrl-C stops it",
+        "simulated swarm runtime on http://{} serving runs {}{}{}; Ctrl-C stops it",
         args.listen,
         run_ids.join(", "),
         if args.api_key.is_some() {
             " (X-API-Key required)"
         } else {
             ""
+        },
+        if args.latency_ms > 0 {
+            format!(" (every answer delayed {} ms)", args.latency_ms)
+        } else {
+            String::new()
         }
     );
     tokio::select! {

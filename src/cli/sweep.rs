@@ -1,7 +1,5 @@
 //! `sweep` and `serve`: wiring only; the sweep itself is [`crate::sweep`].
 
-use std::time::Duration;
-
 use super::args::{ServeArgs, SweepArgs};
 use super::shutdown_signal;
 use super::stores::{exit, fail, open, store_failed};
@@ -9,7 +7,7 @@ use crate::discord::client::{DEFAULT_MAX_RATE_LIMIT_WAIT, DEFAULT_RETRY};
 use crate::discord::{DiscordClient, WebhookUrl};
 use crate::runtime::{self, RuntimeClient};
 use crate::store::AnyStore;
-use crate::sweep::{SweepConfig, SweepSummary, Sweeper};
+use crate::sweep::{owner_id, SweepConfig, SweepSummary, Sweeper};
 
 /// Everything a sweep needs, built once per process.
 struct Parts {
@@ -23,7 +21,7 @@ impl Parts {
     async fn build(args: SweepArgs) -> Result<Self, u8> {
         let webhook = WebhookUrl::parse(&args.webhook_url)
             .map_err(|e| fail(exit::CONFIG, &format!("DISCORD_WEBHOOK_URL: {e}")))?;
-        let http = crate::http::client(args.http_timeout_seconds).map_err(|e| {
+        let http = crate::http::client(args.tuning.http_timeout_seconds).map_err(|e| {
             fail(
                 exit::CONFIG,
                 &format!("cannot set up HTTP: {}", crate::http::describe(e)),
@@ -36,16 +34,7 @@ impl Parts {
         )
         .map_err(|e| fail(exit::CONFIG, &e))?;
         let store = open(&args.store).await?;
-        let config = SweepConfig {
-            default_base: args.base_url,
-            owner: owner_id(),
-            lease: args.lease_seconds,
-            concurrency: usize::from(args.concurrency),
-            stall_after: (!args.stall_seconds.is_zero()).then_some(args.stall_seconds),
-            retention: Duration::from_secs(u64::from(args.retention_days) * 86_400),
-            deadline: None,
-            claim_budget: Duration::ZERO,
-        };
+        let config = args.tuning.config(owner_id());
         tracing::debug!(owner = %config.owner, webhook = %webhook, "sweeper ready");
         let discord = DiscordClient::new(http, webhook, DEFAULT_RETRY, DEFAULT_MAX_RATE_LIMIT_WAIT);
         Ok(Self {
@@ -73,12 +62,6 @@ impl Parts {
         );
         Ok(summary)
     }
-}
-
-/// A claim owner id that is unique per process: host, pid and a random part.
-fn owner_id() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
-    format!("{host}:{}:{:08x}", std::process::id(), fastrand::u32(..))
 }
 
 /// `sweep`: one pass; the summary goes to stdout as JSON.

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod dry_run;
 pub mod policy;
+pub mod rotating;
 pub mod webhook_url;
 
 pub use client::{Delivery, DeliveryError, DiscordClient, Notifier};

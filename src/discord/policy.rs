@@ -159,9 +159,17 @@ fn detail(body: &[u8], parsed: Option<&ErrorBody>) -> String {
     let Some(parsed) = parsed else {
         let text = String::from_utf8_lossy(body);
         let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        return text.chars().take(200).collect();
+        return if text.is_empty() {
+            "no details".to_string()
+        } else {
+            text.chars().take(200).collect()
+        };
     };
-    let mut detail = parsed.message.clone().unwrap_or_default();
+    let mut detail = parsed
+        .message
+        .clone()
+        .filter(|message| !message.trim().is_empty())
+        .unwrap_or_else(|| "no details".to_string());
     if let Some(code) = parsed.code {
         detail.push_str(&format!(" (code {code})"));
     }
@@ -317,6 +325,10 @@ mod tests {
         assert!(forbidden
             .to_string()
             .contains("Missing Permissions (code 50013)"));
+        let Verdict::Rejected(bare) = classify(&answer(403, "{}")) else {
+            panic!("403 is a rejection");
+        };
+        assert!(bare.to_string().contains("(403 no details)"), "{bare}");
         let Verdict::Rejected(other) = classify(&answer(413, "too big")) else {
             panic!("413 is a rejection");
         };

@@ -50,8 +50,8 @@ pub enum WebhookUrlError {
 }
 
 /// A parsed Discord webhook URL. `Debug` and `Display` show it redacted, like
-/// `https://discord.com/api/webhooks/123456/****`.
-#[derive(Clone)]
+/// `https://discord.com/api/webhooks/123456/****`. Equal when they post to the same place.
+#[derive(Clone, PartialEq, Eq)]
 pub struct WebhookUrl {
     endpoint: Secret,
     redacted: String,

@@ -86,7 +86,7 @@ pub fn finished(snapshot: &RunSnapshot, outcome: Outcome, links: &RunLinks) -> W
 
 /// The notice for a run that is still not finished after `waited`: we stop watching it,
 /// and say so, without ever calling it finished. `snapshot` is the last look we had, if
-/// the runtime ever answered.
+/// the runtime ever answered (without one, the notice says the status is unknown).
 pub fn still_running(
     run_id: &RunId,
     snapshot: Option<&RunSnapshot>,
@@ -95,13 +95,22 @@ pub fn still_running(
 ) -> WebhookMessage {
     let escaped_id = escape(run_id.as_str());
     let waited = human_duration(waited);
-    let state = match snapshot {
-        Some(snapshot) => snapshot.tally().to_string(),
-        None => "the runtime never answered for this run".to_string(),
+    // Without a single answer we do not know the run is still running; say what we know.
+    let (what, headline, state) = match snapshot {
+        Some(snapshot) => (
+            "Run still running",
+            format!("⏳ **still running** after {waited}"),
+            snapshot.tally().to_string(),
+        ),
+        None => (
+            "Run status unknown",
+            format!("⏳ **no answer** from the runtime for {waited}"),
+            "the runtime never answered for this run".to_string(),
+        ),
     };
     let mut embed = Embed {
         title: Some(title(
-            "Run still running",
+            what,
             &escaped_id,
             snapshot.and_then(|s| s.run.title.as_deref()),
         )),
@@ -115,15 +124,11 @@ pub fn still_running(
         embed.timestamp = snapshot.checked_at.format(&Rfc3339).ok();
         embed.fields.insert(0, created_field(snapshot));
     }
-    let description = format!(
-        "⏳ **still running** after {waited}: no longer waiting for it, so its end will not be announced.\n{state}"
-    );
+    let description =
+        format!("{headline}: no longer waiting for it, so its end will not be announced.\n{state}");
     embed.description = Some(truncate(&description, description_budget(&embed)));
     message(
-        format!(
-            "⏳ Run still running after {waited} · {}",
-            truncate(&escaped_id, 200)
-        ),
+        format!("⏳ {what} after {waited} · {}", truncate(&escaped_id, 200)),
         embed,
     )
 }

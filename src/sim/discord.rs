@@ -64,6 +64,11 @@ pub enum DiscordFault {
     /// request is processed to the end even if the client hangs up meanwhile, as Discord
     /// would: a retry after a timeout can then post twice.
     Slow(Duration),
+    /// The request never reaches Discord: the edge holds it this long and then answers
+    /// `504` (Cloudflare's HTML page, no `X-RateLimit-*` headers). No message is posted,
+    /// whether the client waits for the `504` or hangs up before. The attempt is logged as
+    /// soon as the request arrives, with status `504`, so a test can see a post in flight.
+    Blackhole(Duration),
 }
 
 /// A message Discord would have posted.

@@ -360,6 +360,12 @@ fn completion(
     }
 }
 
+/// A claim owner id unique to this process: host, pid and a random part.
+pub fn owner_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    format!("{host}:{}:{:08x}", std::process::id(), fastrand::u32(..))
+}
+
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

@@ -13,10 +13,13 @@ use tokio::time::Instant;
 
 use crate::discord::{DeliveryError, Notifier};
 use crate::domain::{Outcome, Progress, RunSnapshot};
-use crate::links::{RunId, RunLinks, RuntimeBase};
+use crate::links::{without_credentials, RunId, RunLinks, RuntimeBase};
 use crate::render;
 use crate::runtime::{PollError, RunSource};
 pub use status_line::StatusLine;
+
+/// How far past `MAX_WAIT_SECONDS` the last look at the run may go.
+const LAST_LOOK: Duration = Duration::from_secs(2);
 
 /// Consecutive 404s tolerated before the run is declared unknown.
 pub const NOT_FOUND_GRACE: u32 = 3;
@@ -132,7 +135,22 @@ pub async fn watch<S: RunSource, N: Notifier>(
     loop {
         let poll_started = Instant::now();
         let out_of_time = deadline.is_some_and(|deadline| poll_started >= deadline);
-        match source.snapshot(&config.base, &config.run).await {
+        // A look may take long (retries, slow answers); with a wait limit, it is cut off
+        // shortly after the limit, so the watcher gives up on time.
+        let look = source.snapshot(&config.base, &config.run);
+        let look = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline.max(poll_started) + LAST_LOOK, look)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(PollError::Unavailable {
+                        url: without_credentials(&config.base.run_url(&config.run)),
+                        attempts: 1,
+                        reason: "no answer before MAX_WAIT_SECONDS ran out".into(),
+                    })
+                }),
+            None => look.await,
+        };
+        match look {
             Ok(snapshot) => {
                 not_found = 0;
                 let progress = snapshot.progress();
@@ -142,7 +160,14 @@ pub async fn watch<S: RunSource, N: Notifier>(
                     match notifier.deliver(&message).await {
                         Ok(delivery) => {
                             status.finish();
-                            tracing::info!(run = %config.run, %outcome, message_id = delivery.message_id.as_deref().unwrap_or("-"), "run finished; message delivered");
+                            match &delivery.message_id {
+                                Some(id) => {
+                                    tracing::info!(run = %config.run, %outcome, message_id = %id, "run finished; message delivered")
+                                }
+                                None => {
+                                    tracing::info!(run = %config.run, %outcome, "run finished; message handed over (no message id: a dry run, or a proxy that does not wait)")
+                                }
+                            }
                             let summary = render::plain::finished(&snapshot, outcome, &links);
                             return Ok(WatchEnd::Finished { outcome, summary });
                         }

@@ -36,10 +36,10 @@ impl StatusLine {
         let state = describe(snapshot, progress);
         if self.live {
             let line = format!(
-                "{}: {state} · {} elapsed · next poll in {}",
+                "{}: {state} · {} elapsed · polling every {}s",
                 snapshot.run.run_id,
                 human_duration(elapsed),
-                human_duration(poll)
+                poll.as_secs_f64()
             );
             // A status line that cannot be written is not worth failing the watch for.
             let _ = write!(std::io::stderr(), "\r\x1b[2K{line}");

@@ -4,6 +4,8 @@
 #![allow(dead_code)] // each test file uses its own part of the harness
 
 pub mod moto;
+pub mod stores;
+pub mod sweeper;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;

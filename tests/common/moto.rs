@@ -51,6 +51,9 @@ pub fn moto() -> &'static Moto {
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
+        // The server must outlive this call: it serves every test of the binary and is
+        // stopped by `stop_started_moto` at exit, so it is deliberately never waited on.
+        #[allow(clippy::zombie_processes)]
         let child = Command::new(server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())

@@ -166,16 +166,24 @@ fn still_running_is_never_called_finished() {
     let mut run = snapshot("run-slow", vec![task(0, "building", "t", None)]);
     run.run.title = Some("Slow".into());
     let links = links("run-slow");
-    for message in [
-        still_running(&run_id, Some(&run), Duration::from_secs(600), &links),
-        still_running(&run_id, None, Duration::from_secs(61), &links),
+    for (message, title) in [
+        (
+            still_running(&run_id, Some(&run), Duration::from_secs(600), &links),
+            "Run still running: run-slow · Slow",
+        ),
+        (
+            still_running(&run_id, None, Duration::from_secs(61), &links),
+            "Run status unknown: run-slow",
+        ),
     ] {
         check(&message).expect("within Discord's limits");
         let json = serde_json::to_string(&message).expect("serializes");
         assert!(!json.contains("finished"), "{json}");
-        assert!(json.contains("Run still running: run-slow"));
+        assert_eq!(message.embeds[0].title.as_deref(), Some(title));
         assert_eq!(message.embeds[0].color, Some(WAITING_COLOR));
     }
+    let unknown = still_running(&run_id, None, Duration::from_secs(61), &links);
+    assert!(description(&unknown).starts_with("⏳ **no answer** from the runtime for 1m 1s"));
     let message = still_running(&run_id, Some(&run), Duration::from_secs(600), &links);
     assert!(description(&message).contains("after 10m"));
     assert!(description(&message).contains("done=0 failed=0 blocked=0 total=1 building=1"));

@@ -188,7 +188,8 @@ fn ceil_seconds(seconds: f64) -> u64 {
 }
 
 /// The answer an injected fault gives; `None` for [`DiscordFault::Slow`], which delays a
-/// normal answer instead.
+/// normal answer instead, and for [`DiscordFault::Blackhole`], which holds the request
+/// (see [`gateway_timeout`]).
 pub(super) fn fault(fault: &DiscordFault) -> Option<Reply> {
     match fault {
         DiscordFault::RateLimited {
@@ -200,8 +201,16 @@ pub(super) fn fault(fault: &DiscordFault) -> Option<Reply> {
         }
         DiscordFault::CloudflareBan => Some(cloudflare_ban()),
         DiscordFault::Status(status) => Some(status_fault(*status)),
-        DiscordFault::Slow(_) => None,
+        DiscordFault::Slow(_) | DiscordFault::Blackhole(_) => None,
     }
+}
+
+/// Cloudflare's `504` when Discord behind it never answered: an HTML page, and no
+/// `X-RateLimit-*` headers since it does not come from Discord.
+pub(super) fn gateway_timeout() -> Reply {
+    let mut reply = status_fault(504);
+    reply.from_discord = false;
+    reply
 }
 
 fn rate_limited_header_only(seconds: u64) -> Reply {

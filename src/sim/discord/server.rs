@@ -107,6 +107,10 @@ async fn process(shared: Arc<Shared>, request: Incoming) -> Reply {
         Admission::Answer(reply) => return reply,
         Admission::Proceed(Some(delay)) => tokio::time::sleep(delay).await,
         Admission::Proceed(None) => {}
+        Admission::Hold(hold, reply) => {
+            tokio::time::sleep(hold).await;
+            return reply;
+        }
     }
     let mut state = shared.lock();
     let reply = state.process(&request, body.as_ref());

@@ -53,6 +53,9 @@ pub(super) enum Admission {
     Answer(Reply),
     /// Go on with the rate limit and the body, after this delay (an injected slow answer).
     Proceed(Option<Duration>),
+    /// Hold the request this long, then answer with this reply; nothing is posted (an
+    /// injected blackhole). The attempt is already logged.
+    Hold(Duration, Reply),
 }
 
 impl State {
@@ -97,6 +100,16 @@ impl State {
         match self.faults.pop_front() {
             None => Admission::Proceed(None),
             Some(DiscordFault::Slow(delay)) => Admission::Proceed(Some(delay)),
+            Some(DiscordFault::Blackhole(hold)) => {
+                let reply = reply::gateway_timeout();
+                // Logged now, not when the 504 goes out: the client may never see it.
+                self.attempts.push(Attempt {
+                    webhook_id: target.webhook_id.clone(),
+                    at: request.arrived,
+                    status: reply.status(),
+                });
+                Admission::Hold(hold, reply)
+            }
             Some(fault) => Admission::Answer(self.inject(request, &fault)),
         }
     }

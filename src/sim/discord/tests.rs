@@ -563,6 +563,59 @@ async fn slow_answers_still_post_when_the_client_gives_up() {
 }
 
 #[tokio::test]
+async fn a_blackholed_post_is_logged_in_flight_and_never_posted() {
+    let h = Harness::start().await;
+    h.capture
+        .push_faults([DiscordFault::Blackhole(Duration::from_millis(400))]);
+    let started = Instant::now();
+    let request = h.request(&h.url("1"), &content("lost"));
+    let waiting = tokio::spawn(request.send());
+    // The attempt shows while the request is still held.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while h.capture.attempts().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the attempt is logged on arrival"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!waiting.is_finished(), "the request is still held");
+    assert_eq!(h.capture.attempts()[0].status, 504);
+    let response = waiting
+        .await
+        .expect("request task")
+        .expect("an answer in the end");
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    assert_eq!(response.status().as_u16(), 504);
+    assert!(response.headers().get("x-ratelimit-limit").is_none());
+    let page = response.text().await.expect("read answer");
+    assert!(page.contains("504 Gateway Timeout"), "{page}");
+    assert!(h.capture.messages().is_empty());
+    assert_eq!(
+        h.capture.attempts().len(),
+        1,
+        "logged once, not again on the 504"
+    );
+
+    // A client that hangs up first: nothing is posted, not even after the hold.
+    h.capture
+        .push_faults([DiscordFault::Blackhole(Duration::from_millis(300))]);
+    let impatient = h
+        .request(&h.url("1"), &content("lost too"))
+        .timeout(Duration::from_millis(100));
+    assert!(impatient.send().await.is_err(), "the client times out");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(h.capture.messages().is_empty());
+    let statuses: Vec<u16> = h.capture.attempts().iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [504, 504]);
+
+    // The fault is used up: the next post goes through.
+    assert_eq!(h.post("1", &content("delivered")).await.status, 200);
+    assert_eq!(h.capture.messages().len(), 1);
+    assert_eq!(h.capture.violations(), Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn forgotten_webhooks_answer_404_and_must_not_be_used_again() {
     let h = Harness::start().await;
     assert_eq!(h.post("55", &content("a")).await.status, 200);

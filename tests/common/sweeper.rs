@@ -1,0 +1,428 @@
+//! The sweeper's harness: a [`World`] whose Discord capture has a roomy bucket (separate
+//! sweeper processes cannot share a rate limiter), a store per backend (a SQLite temp file,
+//! or a fresh DynamoDB table on moto) with a raw writer past every check of the store, and
+//! the store commands of the real binary (`register`, `sweep`, `serve`, `status`).
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use run_notifier::registry::{RawRecord, RawValue};
+use run_notifier::sim::discord::{CapturedMessage, DiscordCapture};
+use run_notifier::sim::runtime::RuntimeSimulator;
+use run_notifier::store::dynamodb::DynamoStore;
+use run_notifier::store::sqlite::SqliteStore;
+use run_notifier::store::{AnyStore, Store};
+use rusqlite::types::Value;
+use tempfile::TempDir;
+use tokio::process::Command;
+
+use super::moto::Moto;
+use super::{binary, embed, run, text, Finished, World};
+
+/// How long one store command may take on a loaded machine.
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(60);
+
+/// moto's server with one change: requests are handled one at a time.
+///
+/// moto (5.2) checks an UpdateItem's condition and applies the update without a lock, so
+/// two concurrent conditional writes on one item can both succeed: two sweepers would
+/// both win a claim, which real DynamoDB (writes to an item are serialised) never allows.
+/// The exactly-once tests need the real guarantee, so this file's DynamoDB is a moto
+/// whose requests go through one lock.
+const SERIALISED_MOTO: &str = r#"
+import sys, threading
+from werkzeug.serving import run_simple
+from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+
+app = DomainDispatcherApplication(create_backend_app)
+lock = threading.Lock()
+
+def serialised(environ, start_response):
+    with lock:
+        return list(app(environ, start_response))
+
+run_simple("127.0.0.1", int(sys.argv[1]), serialised, threaded=True,
+           request_handler=MotoRequestHandler)
+"#;
+
+static SERIALISED: OnceLock<Moto> = OnceLock::new();
+static SERIALISED_PID: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn stop_serialised_moto() {
+    let pid = SERIALISED_PID.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: sending a signal to a process we started has no memory effects.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+}
+
+/// The serialised moto server of this test binary (see [`SERIALISED_MOTO`]), started
+/// from `.venv` on first use and stopped when the test binary exits.
+pub fn serialised_moto() -> &'static Moto {
+    SERIALISED.get_or_init(|| {
+        let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "{} is missing: run scripts/test.sh once, it installs the pinned moto[server] into .venv",
+            python.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new(python)
+            .args(["-c", SERIALISED_MOTO, &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto starts");
+        SERIALISED_PID.store(i32::try_from(child.id()).unwrap_or(0), Ordering::SeqCst);
+        // SAFETY: registers a plain function to run at process exit.
+        unsafe {
+            libc::atexit(stop_serialised_moto);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not start within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    })
+}
+
+/// Which store a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite:<temp dir>/state.db`.
+    Sqlite,
+    /// `dynamodb:<fresh table>` on [`serialised_moto`].
+    DynamoDb,
+}
+
+/// One attribute of a hand-written record.
+#[derive(Clone, Debug)]
+pub enum Raw {
+    /// DynamoDB `S`, SQLite TEXT.
+    S(String),
+    /// DynamoDB `N`, SQLite INTEGER.
+    N(i64),
+    /// DynamoDB `BOOL`, SQLite BLOB: a type no attribute of ours uses.
+    Odd,
+}
+
+/// `Raw::S`.
+pub fn s(value: &str) -> Raw {
+    Raw::S(value.to_string())
+}
+
+/// The store of one test, and how a child process reaches it.
+pub struct TestStore {
+    pub backend: Backend,
+    /// `NOTIFIER_STORE` and, for DynamoDB, the AWS environment of the moto server.
+    pub env: Vec<(&'static str, String)>,
+    place: Place,
+}
+
+enum Place {
+    Sqlite {
+        path: PathBuf,
+        _dir: TempDir,
+    },
+    DynamoDb {
+        table: String,
+        client: aws_sdk_dynamodb::Client,
+    },
+}
+
+impl TestStore {
+    /// A new, empty store with its schema or table.
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("a temp dir");
+                let path = dir.path().join("state.db");
+                SqliteStore::open(&path).await.expect("the file is created");
+                Self {
+                    backend,
+                    env: vec![("NOTIFIER_STORE", format!("sqlite:{}", path.display()))],
+                    place: Place::Sqlite { path, _dir: dir },
+                }
+            }
+            Backend::DynamoDb => {
+                let moto = serialised_moto();
+                let (table, _) = moto.fresh_table().await;
+                let mut env = vec![("NOTIFIER_STORE", format!("dynamodb:{table}"))];
+                env.extend(moto.env());
+                Self {
+                    backend,
+                    env,
+                    place: Place::DynamoDb {
+                        table,
+                        client: moto.client(),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Adds the store's environment to a command.
+    pub fn apply<'c>(&self, command: &'c mut Command) -> &'c mut Command {
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        command
+    }
+
+    /// A library handle on the same data (for reads only: the binary does the writes).
+    pub async fn open(&self) -> AnyStore {
+        match &self.place {
+            Place::Sqlite { path, .. } => {
+                AnyStore::Sqlite(SqliteStore::open(path).await.expect("the file opens"))
+            }
+            Place::DynamoDb { table, client } => {
+                AnyStore::DynamoDb(DynamoStore::new(client.clone(), table.clone()))
+            }
+        }
+    }
+
+    /// The record of `run_id` as stored, read consistently.
+    pub async fn raw(&self, run_id: &str) -> Option<RawRecord> {
+        self.open()
+            .await
+            .record(run_id)
+            .await
+            .expect("the store reads")
+    }
+
+    /// Puts a record exactly as given, past every check of the store: a raw `INSERT`
+    /// into the same SQLite file, or a plain `PutItem`. Names are attribute (column) names.
+    pub async fn put_raw(&self, item: &[(&str, Raw)]) {
+        match &self.place {
+            Place::Sqlite { path, .. } => {
+                let columns: Vec<&str> = item.iter().map(|(name, _)| *name).collect();
+                let marks: Vec<String> = (1..=item.len()).map(|i| format!("?{i}")).collect();
+                let sql = format!(
+                    "INSERT INTO runs ({}) VALUES ({})",
+                    columns.join(", "),
+                    marks.join(", ")
+                );
+                let values: Vec<Value> = item
+                    .iter()
+                    .map(|(_, value)| match value {
+                        Raw::S(text) => Value::Text(text.clone()),
+                        Raw::N(number) => Value::Integer(*number),
+                        Raw::Odd => Value::Blob(vec![1, 2, 3]),
+                    })
+                    .collect();
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || {
+                    let connection = rusqlite::Connection::open(&path).expect("open the file");
+                    connection
+                        .busy_timeout(Duration::from_secs(30))
+                        .expect("busy timeout");
+                    connection
+                        .execute(&sql, rusqlite::params_from_iter(values))
+                        .expect("raw INSERT");
+                })
+                .await
+                .expect("the raw write ran");
+            }
+            Place::DynamoDb { table, client } => {
+                let item = item
+                    .iter()
+                    .map(|(name, value)| {
+                        let value = match value {
+                            Raw::S(text) => AttributeValue::S(text.clone()),
+                            Raw::N(number) => AttributeValue::N(number.to_string()),
+                            Raw::Odd => AttributeValue::Bool(true),
+                        };
+                        ((*name).to_string(), value)
+                    })
+                    .collect();
+                client
+                    .put_item()
+                    .table_name(table)
+                    .set_item(Some(item))
+                    .send()
+                    .await
+                    .expect("raw PutItem");
+            }
+        }
+    }
+}
+
+/// A number attribute of a raw record.
+pub fn raw_number(record: &RawRecord, name: &str) -> Option<i64> {
+    match record.get(name)? {
+        RawValue::N(number) => number.parse::<f64>().ok().map(|n| n as i64),
+        _ => None,
+    }
+}
+
+/// The runtime, the capture and the store of one sweeper test.
+pub struct SweepWorld {
+    pub world: World,
+    pub store: TestStore,
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+}
+
+impl SweepWorld {
+    /// Both servers and a fresh store; the runtime wants no API key.
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with_key(backend, None).await
+    }
+
+    /// Both servers and a fresh store; the runtime wants `api_key` when given. The
+    /// capture's bucket is big enough that only Discord's other rules apply.
+    pub async fn start_with_key(backend: Backend, api_key: Option<&str>) -> Self {
+        let runtime = RuntimeSimulator::new(api_key.map(String::from));
+        let runtime_server = runtime
+            .spawn(loopback())
+            .await
+            .expect("runtime simulator starts");
+        let discord = DiscordCapture::with_bucket(100_000, Duration::from_secs(1));
+        if let Some(dir) = std::env::var_os("DISCORD_BODIES_DIR") {
+            discord.record_bodies_to(PathBuf::from(dir));
+        }
+        let discord_server = discord.spawn(loopback()).await.expect("capture starts");
+        let world = World {
+            runtime,
+            runtime_server,
+            discord,
+            discord_server,
+        };
+        let store = TestStore::new(backend).await;
+        Self { world, store }
+    }
+
+    /// The binary with a clean environment plus the store's.
+    pub fn command(&self, subcommand: &str) -> Command {
+        let mut command = binary();
+        command.arg(subcommand);
+        self.store.apply(&mut command);
+        command
+    }
+
+    /// `run-notifier sweep` against this world: the runtime without a key, the capture's
+    /// webhook, short HTTP timeouts.
+    pub fn sweep(&self) -> Command {
+        let mut command = self.command("sweep");
+        self.against_world(&mut command);
+        command
+    }
+
+    /// `run-notifier serve`, like [`Self::sweep`], sweeping every `poll_seconds`.
+    pub fn serve(&self, poll_seconds: f64) -> Command {
+        let mut command = self.command("serve");
+        self.against_world(&mut command)
+            .env("POLL_SECONDS", poll_seconds.to_string());
+        command
+    }
+
+    /// The runtime (without a key), the capture's webhook and short HTTP timeouts.
+    fn against_world<'c>(&self, command: &'c mut Command) -> &'c mut Command {
+        command
+            .env("BASE_URL", self.world.runtime_server.base_url())
+            .env("DISCORD_WEBHOOK_URL", self.world.webhook_url())
+            .env("HTTP_TIMEOUT_SECONDS", "5")
+    }
+
+    /// One sweep, which must exit 0.
+    pub async fn sweep_ok(&self) -> Finished {
+        self.sweep_ok_with(&mut self.sweep()).await
+    }
+
+    /// Runs a sweep command, which must exit 0.
+    pub async fn sweep_ok_with(&self, command: &mut Command) -> Finished {
+        let done = run(command, COMMAND_LIMIT).await;
+        assert_eq!(
+            done.code, 0,
+            "sweep failed:\n{}\n{}",
+            done.stdout, done.stderr
+        );
+        done
+    }
+
+    /// `run-notifier register <ids> <extra>`, which must exit 0.
+    pub async fn register(&self, run_ids: &[&str], extra: &[&str]) -> Finished {
+        let done = run(
+            self.command("register").args(run_ids).args(extra),
+            COMMAND_LIMIT,
+        )
+        .await;
+        assert_eq!(done.code, 0, "register failed: {}", done.stderr);
+        done
+    }
+
+    /// `status --json` (of one run, or of all) as parsed JSON rows.
+    pub async fn status(&self, run_id: Option<&str>) -> Vec<serde_json::Value> {
+        let mut command = self.command("status");
+        command.args(run_id).arg("--json");
+        let done = run(&mut command, COMMAND_LIMIT).await;
+        assert_eq!(done.code, 0, "status failed: {}", done.stderr);
+        serde_json::from_str(&done.stdout)
+            .unwrap_or_else(|e| panic!("status --json is JSON ({e}): {}", done.stdout))
+    }
+
+    /// The status row of one run.
+    pub async fn status_of(&self, run_id: &str) -> serde_json::Value {
+        let mut rows = self.status(Some(run_id)).await;
+        assert_eq!(rows.len(), 1, "one row for {run_id}: {rows:?}");
+        rows.remove(0)
+    }
+
+    /// The messages the capture accepted.
+    pub fn messages(&self) -> Vec<CapturedMessage> {
+        self.world.messages()
+    }
+
+    /// The titles of the messages accepted so far, in order.
+    pub fn titles(&self) -> Vec<String> {
+        self.messages()
+            .iter()
+            .map(|message| title(message).to_string())
+            .collect()
+    }
+
+    /// Requests that reached the webhook so far, whatever their answer.
+    pub fn attempts(&self) -> usize {
+        self.world.discord.attempts().len()
+    }
+}
+
+/// A message's embed title.
+pub fn title(message: &CapturedMessage) -> &str {
+    text(embed(message), "title")
+}
+
+/// A message's embed description.
+pub fn description(message: &CapturedMessage) -> &str {
+    text(embed(message), "description")
+}
+
+/// The `sweep` summary a run printed on stdout.
+pub fn summary(done: &Finished) -> serde_json::Value {
+    serde_json::from_str(done.stdout.trim())
+        .unwrap_or_else(|e| panic!("the sweep prints a JSON summary ({e}): {}", done.stdout))
+}
+
+/// Waits until `condition` holds, checking every 10 ms, for at most `limit`.
+pub async fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
