@@ -235,6 +235,15 @@ impl Memory {
     }
 }
 
+fn stage(name: &str) {
+    eprintln!(
+        "STAGE {name}: rss {:?} hwm {:?} maxrss {}",
+        Memory::rss(),
+        Memory::peak_since_reset(),
+        Memory::process_peak()
+    );
+}
+
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -389,7 +398,9 @@ fn run() -> Result<(), String> {
     let scenario_file = dir.path().join("scenario.json");
     let json = serde_json::to_vec(&scenario()).map_err(|e| e.to_string())?;
     std::fs::write(&scenario_file, json).map_err(|e| format!("cannot write the scenario: {e}"))?;
+    stage("scenario");
     let simulator = start_simulator(&binary, &scenario_file)?;
+    stage("spawned");
 
     // Discord's stand-in serves from its own thread, so it never competes with the sweep
     // for the sweep's (single) thread.
@@ -418,16 +429,21 @@ fn run() -> Result<(), String> {
         dir.path().display(),
         std::thread::available_parallelism().map_or(0, usize::from),
     );
+    stage("runtimes");
     let latency = runtime.block_on(check_latency(&simulator.base_url))?;
+    stage("latency");
     println!(
         "  one GET /healthz takes {:.1} ms",
         latency.as_secs_f64() * 1e3
     );
 
     let rows = runtime.block_on(sqlite_phases(dir.path(), &simulator.base_url, &webhook_url))?;
+    stage("phases done");
     let messages = capture.messages().len();
+    stage("messages");
     let violations = capture.violations();
     capture_runtime.block_on(capture_server.shutdown());
+    stage("capture down");
 
     print_table(&rows);
     print_verdicts(&rows, messages, &violations);
@@ -484,12 +500,15 @@ async fn sqlite_phases(dir: &Path, base_url: &str, webhook_url: &str) -> Result<
     let idle_store = SqliteStore::open(&dir.join("idle.db"))
         .await
         .map_err(|e| e.to_string())?;
+    stage("opened");
     register_all(&idle_store, &run_ids("idle")).await?;
+    stage("registered");
     for concurrency in CONCURRENCIES {
         let parts = Parts::new(base_url, webhook_url, concurrency)?;
         let mut sweeps = Vec::new();
         for _ in 0..REPEATS {
             sweeps.push(parts.sweep(&idle_store).await?);
+            stage("swept");
         }
         rows.push(Row {
             phase: "idle (1000 running)",
@@ -507,7 +526,9 @@ async fn sqlite_phases(dir: &Path, base_url: &str, webhook_url: &str) -> Result<
                 .await
                 .map_err(|e| e.to_string())?;
             register_all(&store, &run_ids("notify")).await?;
+            stage("registered notify");
             notifying.push(parts.sweep(&store).await?);
+            stage("notified");
             after.push(parts.sweep(&store).await?);
         }
         rows.push(Row {

@@ -17,9 +17,9 @@ step "Python tools (.venv, pinned in scripts/requirements-test.txt)"
 scripts/venv.sh
 export PATH="$repo/.venv/bin:$PATH"
 
-step "moto_server (DynamoDB for the tests, on 127.0.0.1)"
+step "moto_server (DynamoDB and Secrets Manager for the tests, on 127.0.0.1, one request at a time)"
 moto_port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-.venv/bin/moto_server -H 127.0.0.1 -p "$moto_port" > target/moto.log 2>&1 &
+.venv/bin/python scripts/moto_server_serial.py -H 127.0.0.1 -p "$moto_port" > target/moto.log 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

@@ -1,7 +1,8 @@
 //! The store contract: what a sweeper may rely on, whichever backend holds the
 //! registrations. Every case is written once, generic over [`Store`], and run against
-//! SQLite (a file in a temporary directory) and DynamoDB (a fresh table on moto), so the
-//! two backends cannot drift apart.
+//! SQLite (a file in a temporary directory) and DynamoDB (a fresh table on a moto server
+//! that, like DynamoDB, applies writes one at a time: see `common::moto`),
+//! so the two backends cannot drift apart.
 //!
 //! After the shared cases come the DynamoDB-only acceptance criteria (no Scan and no
 //! write in a sweep that has nothing to say, every page of the index is read) and the
@@ -216,6 +217,7 @@ contract!(
     expired_and_failed_completions_are_final,
     set_aside_fails_a_malformed_record_once,
     the_minimal_hand_written_item_is_a_pending_record,
+    a_hand_written_id_with_surrounding_spaces_is_swept_or_set_aside,
     init_is_idempotent,
     store_operations_are_counted_by_kind,
 );
@@ -640,7 +642,7 @@ async fn set_aside_fails_a_malformed_record_once<S: Store>(fx: &Fixture<S>) {
     let reason = malformed.to_string();
 
     assert!(store
-        .set_aside("run-bad", &reason, stamp(now))
+        .set_aside(&RawValue::S("run-bad".into()), &reason, stamp(now))
         .await
         .unwrap());
     let set_aside = record(store, "run-bad").await;
@@ -656,12 +658,12 @@ async fn set_aside_fails_a_malformed_record_once<S: Store>(fx: &Fixture<S>) {
 
     // Reported once: a second sweep (or a concurrent one) finds nothing to set aside.
     assert!(!store
-        .set_aside("run-bad", &reason, stamp(now + 1))
+        .set_aside(&RawValue::S("run-bad".into()), &reason, stamp(now + 1))
         .await
         .unwrap());
     assert_eq!(record(store, "run-bad").await, set_aside);
     assert!(!store
-        .set_aside("never-registered", &reason, stamp(now))
+        .set_aside(&RawValue::S("never-registered".into()), &reason, stamp(now))
         .await
         .unwrap());
     assert_eq!(store.record("never-registered").await.unwrap(), None);
@@ -699,6 +701,44 @@ async fn the_minimal_hand_written_item_is_a_pending_record<S: Store>(fx: &Fixtur
         .await
         .unwrap());
     assert_final(store, "run-h", "notified", now).await;
+}
+
+/// A sweeper acts on an open record through the id [`Record::parse`] gives it, or sets
+/// it aside under its stored key when it does not parse. A hand-typed id with a stray
+/// space must end up one way or the other: never open and unreachable, skipped by every
+/// sweep without a word.
+async fn a_hand_written_id_with_surrounding_spaces_is_swept_or_set_aside<S: Store>(
+    fx: &Fixture<S>,
+) {
+    let store = &fx.store;
+    let now = now_millis();
+    fx.raw
+        .put(&[
+            (attr::RUN_ID, RawAttr::S(" run-w ")),
+            (attr::SWEEP, RawAttr::S(OPEN)),
+        ])
+        .await;
+    let open = store.open_records().await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    match Record::parse(&open[0]) {
+        Ok(record) => assert!(
+            store
+                .claim(&record.run_id, &claim("sweeper-a", now))
+                .await
+                .unwrap(),
+            "the record parses as {:?}, but a claim on that id does not reach the stored \
+             key \" run-w \": every sweep would skip this run forever",
+            record.run_id.as_str()
+        ),
+        Err(malformed) => assert!(store
+            .set_aside(
+                &RawValue::S(" run-w ".into()),
+                &malformed.to_string(),
+                stamp(now)
+            )
+            .await
+            .unwrap()),
+    }
 }
 
 async fn init_is_idempotent<S: Store>(fx: &Fixture<S>) {

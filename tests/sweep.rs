@@ -1,8 +1,9 @@
 //! Phase 2 end to end: `register`, `sweep`, `serve` and `status` of the real binary, on
-//! both stores (a SQLite temp file, a fresh DynamoDB table on moto), against the simulated
-//! runtime and the Discord capture over HTTP. Each finished run is announced exactly once,
-//! whatever happens: concurrent sweepers, a sweeper killed mid-post, stalls, deadlines,
-//! malformed records, a deleted webhook.
+//! both stores (a SQLite temp file; a fresh DynamoDB table on a moto that serialises
+//! requests as DynamoDB serialises writes to an item, see `common::sweeper`), against the
+//! simulated runtime and the Discord capture over HTTP. Each finished run is announced
+//! exactly once, whatever happens: concurrent sweepers, a sweeper killed mid-post, stalls,
+//! deadlines, malformed records, a deleted webhook.
 
 mod common;
 
@@ -56,6 +57,8 @@ async fn serve_announces_a_run_and_stops_cleanly_on_sigterm() {
     serve_stops_cleanly(Backend::Sqlite).await;
 }
 
+/// (5, SQLite only) A row whose key is not text (a hand-written BLOB) is malformed like
+/// any other: reported once, then out of the sweep.
 #[tokio::test]
 async fn a_sqlite_row_keyed_by_a_blob_is_reported_once() {
     let sw = SweepWorld::start(Backend::Sqlite).await;

@@ -8,8 +8,9 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::args::{RegisterArgs, StatusArgs, StoreArgs, UnregisterArgs};
+use crate::registry::raw::attr;
 use crate::registry::record::check_registrable;
-use crate::registry::{now_millis, Record, Registration};
+use crate::registry::{now_millis, Malformed, RawRecord, RawValue, Record, Registration};
 use crate::store::{AnyStore, Registered, Store, StoreError, StoreSpec};
 
 /// Exit codes of the store commands.
@@ -145,6 +146,33 @@ impl StatusRow {
     }
 }
 
+impl StatusRow {
+    /// A record that does not parse: `failed` with the reason the sweep stored when a
+    /// sweep has set it aside, `malformed` until then.
+    fn malformed(raw: &RawRecord, malformed: Malformed) -> Self {
+        let stored = |name| match raw.get(name) {
+            Some(RawValue::S(text)) => Some(text.clone()),
+            _ => None,
+        };
+        let set_aside = stored(attr::STATE).as_deref() == Some("failed");
+        Self {
+            run_id: malformed.run_id,
+            state: if set_aside { "failed" } else { "malformed" }.into(),
+            outcome: None,
+            counts: None,
+            registered_at: None,
+            deadline_at: None,
+            finished_at: None,
+            message_id: None,
+            note: Some(
+                stored(attr::FAILURE)
+                    .filter(|_| set_aside)
+                    .unwrap_or(malformed.reason),
+            ),
+        }
+    }
+}
+
 /// `status`.
 pub async fn status(args: StatusArgs) -> u8 {
     let store = match open(&args.store).await {
@@ -169,17 +197,7 @@ pub async fn status(args: StatusArgs) -> u8 {
         .iter()
         .map(|raw| match Record::parse(raw) {
             Ok(record) => StatusRow::of(&record),
-            Err(malformed) => StatusRow {
-                run_id: malformed.run_id,
-                state: "malformed".into(),
-                outcome: None,
-                counts: None,
-                registered_at: None,
-                deadline_at: None,
-                finished_at: None,
-                message_id: None,
-                note: Some(malformed.reason),
-            },
+            Err(malformed) => StatusRow::malformed(raw, malformed),
         })
         .collect();
     let text = if args.json {

@@ -49,7 +49,10 @@ pub enum RawValue {
     S(String),
     /// A number, in its decimal text form.
     N(String),
-    /// Any other type, by name (`BOOL`, `L`, `blob`...), which no attribute of ours uses.
+    /// Bytes (only a hand-written SQLite row can have them; kept so the row stays
+    /// addressable by its key).
+    Blob(Vec<u8>),
+    /// Any other type, by name (`BOOL`, `L`, `M`...), which no attribute of ours uses.
     Other(&'static str),
 }
 
@@ -67,6 +70,7 @@ impl RawRecord {
     pub fn run_id_for_display(&self) -> String {
         match self.get(attr::RUN_ID) {
             Some(RawValue::S(id) | RawValue::N(id)) => id.clone(),
+            Some(RawValue::Blob(bytes)) => format!("<binary runId of {} bytes>", bytes.len()),
             Some(RawValue::Other(kind)) => format!("<runId of type {kind}>"),
             None => "<no runId>".to_string(),
         }

@@ -128,6 +128,14 @@ impl Record {
             reason,
         };
         let run_id = match raw.get(attr::RUN_ID) {
+            // The key must be usable as stored: a trimmed copy would address no record,
+            // and every claim would miss it forever.
+            Some(RawValue::S(id)) if !id.trim().is_empty() && id.trim() != id => {
+                return Err(malformed(format!(
+                    "runId has surrounding whitespace; unregister it and register {:?}",
+                    id.trim()
+                )))
+            }
             Some(RawValue::S(id)) => RunId::parse(id).map_err(|e| malformed(e.to_string()))?,
             Some(_) => return Err(malformed("runId is not a string".into())),
             None => return Err(malformed("runId is missing".into())),
@@ -252,6 +260,7 @@ mod tests {
             (raw(&[("sweep", s("open"))]), "runId is missing"),
             (raw(&[("runId", n("5"))]), "runId is not a string"),
             (raw(&[("runId", s("  "))]), "empty"),
+            (raw(&[("runId", s(" run-w "))]), "surrounding whitespace"),
             (raw(&[("runId", s("a/b"))]), "'/'"),
             (raw(&[("runId", s("x..y"))]), "'..'"),
             (

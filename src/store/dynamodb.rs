@@ -253,7 +253,7 @@ fn raw_record(item: &Item) -> RawRecord {
                     AttributeValue::Null(_) => RawValue::Other("NULL"),
                     AttributeValue::L(_) => RawValue::Other("L"),
                     AttributeValue::M(_) => RawValue::Other("M"),
-                    AttributeValue::B(_) => RawValue::Other("B"),
+                    AttributeValue::B(bytes) => RawValue::Blob(bytes.as_ref().to_vec()),
                     _ => RawValue::Other("set"),
                 };
                 (name.clone(), value)
@@ -516,10 +516,14 @@ impl Store for DynamoStore {
 
     async fn set_aside(
         &self,
-        raw_run_id: &str,
+        key: &RawValue,
         reason: &str,
         stamp: Stamp,
     ) -> Result<bool, StoreError> {
+        // The table's key is a string; an item can have no other kind of runId.
+        let RawValue::S(run_id) = key else {
+            return Ok(false);
+        };
         let mut update = Update::default();
         update.set(attr::STATE, text("failed"));
         update.set(attr::FAILURE, text(reason));
@@ -530,7 +534,7 @@ impl Store for DynamoStore {
         update.remove(attr::CLAIM_UNTIL);
         let sweep = update.name(attr::SWEEP);
         update.condition = format!("attribute_exists({sweep})");
-        self.update(raw_run_id, update).await
+        self.update(run_id, update).await
     }
 
     fn op_counts(&self) -> OpCounts {

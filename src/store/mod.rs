@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::domain::Outcome;
 use crate::links::RunId;
-use crate::registry::{RawRecord, Registration};
+use crate::registry::{RawRecord, RawValue, Registration};
 
 pub use spec::{AnyStore, StoreSpec};
 
@@ -233,10 +233,12 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Sets a malformed record aside (failed, out of the index, with `reason`), so it is
-    /// reported once and never blocks a sweep again. `raw_run_id` is the key as stored.
+    /// reported once and never blocks a sweep again. `key` is the record's `runId` exactly
+    /// as the store handed it over (untrimmed, possibly not even text); `false` when no
+    /// open record has that key, or the store cannot address such a key.
     fn set_aside(
         &self,
-        raw_run_id: &str,
+        key: &RawValue,
         reason: &str,
         stamp: Stamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;

@@ -6,7 +6,7 @@ use super::dynamodb::DynamoStore;
 use super::sqlite::SqliteStore;
 use super::{Claim, Completion, OpCounts, Registered, Stamp, Store, StoreError};
 use crate::links::RunId;
-use crate::registry::{RawRecord, Registration};
+use crate::registry::{RawRecord, RawValue, Registration};
 
 /// A parsed `NOTIFIER_STORE` value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,11 +127,11 @@ impl Store for AnyStore {
     }
     async fn set_aside(
         &self,
-        raw_run_id: &str,
+        key: &RawValue,
         reason: &str,
         stamp: Stamp,
     ) -> Result<bool, StoreError> {
-        forward!(self.set_aside(raw_run_id, reason, stamp))
+        forward!(self.set_aside(key, reason, stamp))
     }
     fn op_counts(&self) -> OpCounts {
         match self {

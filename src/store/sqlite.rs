@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS runs (
     stallNotifiedFor TEXT,
     expiresAt        INTEGER
 );
+-- Serves `sweep = 'open'` (which implies NOT NULL) while holding open rows only.
 CREATE INDEX IF NOT EXISTS runs_open ON runs (sweep) WHERE sweep IS NOT NULL;
 ";
 
@@ -155,7 +156,7 @@ fn raw_record(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
             ValueRef::Integer(n) => RawValue::N(n.to_string()),
             ValueRef::Real(n) => RawValue::N(n.to_string()),
             ValueRef::Text(text) => RawValue::S(String::from_utf8_lossy(text).into_owned()),
-            ValueRef::Blob(_) => RawValue::Other("blob"),
+            ValueRef::Blob(bytes) => RawValue::Blob(bytes.to_vec()),
         };
         record.0.insert(name.to_string(), value);
     }
@@ -228,7 +229,7 @@ impl Store for SqliteStore {
         self.with(Op::Query, |connection| {
             select(
                 connection,
-                "SELECT * FROM runs WHERE sweep IS NOT NULL ORDER BY runId",
+                "SELECT * FROM runs WHERE sweep = 'open' ORDER BY runId",
                 [],
             )
         })
@@ -266,7 +267,7 @@ impl Store for SqliteStore {
         self.with(Op::Update, move |connection| {
             let changed = connection.execute(
                 "UPDATE runs SET state = 'claimed', claimOwner = ?2, claimUntil = ?3
-                 WHERE runId = ?1 AND sweep IS NOT NULL
+                 WHERE runId = ?1 AND sweep = 'open'
                    AND (state IS NULL OR state = 'pending' OR (state = 'claimed' AND claimUntil < ?4))
                    AND (?5 IS NULL OR stallNotifiedFor IS NULL OR stallNotifiedFor <> ?5)",
                 params![run_id, owner, until, now, stall],
@@ -321,16 +322,23 @@ impl Store for SqliteStore {
 
     async fn set_aside(
         &self,
-        raw_run_id: &str,
+        key: &RawValue,
         reason: &str,
         stamp: Stamp,
     ) -> Result<bool, StoreError> {
-        let (run_id, reason) = (raw_run_id.to_string(), reason.to_string());
+        // The key exactly as stored, text or bytes, so even a hand-written row with a
+        // binary id can be set aside.
+        let run_id = match key {
+            RawValue::S(text) | RawValue::N(text) => rusqlite::types::Value::Text(text.clone()),
+            RawValue::Blob(bytes) => rusqlite::types::Value::Blob(bytes.clone()),
+            RawValue::Other(_) => return Ok(false),
+        };
+        let reason = reason.to_string();
         self.with(Op::Update, move |connection| {
             let changed = connection.execute(
                 "UPDATE runs SET state = 'failed', failure = ?2, finishedAt = ?3, expiresAt = ?4,
                     sweep = NULL, claimOwner = NULL, claimUntil = NULL
-                 WHERE runId = ?1 AND sweep IS NOT NULL",
+                 WHERE runId = ?1 AND sweep = 'open'",
                 params![run_id, reason, stamp.now, stamp.expires_at],
             )?;
             Ok(changed == 1)

@@ -21,7 +21,7 @@ use crate::discord::{DeliveryError, Notifier};
 use crate::domain::RunSnapshot;
 use crate::links::{RunLinks, RuntimeBase};
 use crate::registry::raw::attr;
-use crate::registry::{now_millis, RawRecord, RawValue, Record};
+use crate::registry::{now_millis, RawRecord, Record};
 use crate::render::{self, WebhookMessage};
 use crate::runtime::RunSource;
 use crate::store::{Claim, Completion, Stamp, Store, StoreError};
@@ -299,12 +299,16 @@ impl<'a, S: Store, R: RunSource, N: Notifier> Sweeper<'a, S, R, N> {
     }
 
     async fn set_aside(&self, raw: &RawRecord, reason: &str) -> Handled {
-        tracing::warn!("{reason}; set aside as failed, fix or unregister it");
-        let Some(RawValue::S(key)) = raw.get(attr::RUN_ID) else {
-            return Handled::Malformed;
+        let set_aside = match raw.get(attr::RUN_ID) {
+            Some(key) => self.store.set_aside(key, reason, self.stamp()).await,
+            None => Ok(false),
         };
-        if let Err(error) = self.store.set_aside(key, reason, self.stamp()).await {
-            tracing::error!("cannot set the malformed record aside: {error}");
+        match set_aside {
+            Ok(true) => tracing::warn!("{reason}; set aside as failed: fix it, or unregister it"),
+            Ok(false) => tracing::warn!(
+                "{reason}; it cannot be set aside by its key: delete it from the store by hand"
+            ),
+            Err(error) => tracing::error!("{reason}; setting it aside failed: {error}"),
         }
         Handled::Malformed
     }

@@ -2,7 +2,9 @@
 //!
 //! `scripts/test.sh` starts one and exports `NOTIFIER_TEST_MOTO_ENDPOINT`; without it
 //! (a bare `cargo test`), the first test that needs DynamoDB starts one from `.venv`,
-//! and it is stopped when the test binary exits.
+//! and it is stopped when the test binary exits. Either way it runs through
+//! `scripts/moto_server_serial.py`, one request at a time, because the threaded server
+//! does not apply conditional writes atomically (real DynamoDB does).
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -41,11 +43,12 @@ pub fn moto() -> &'static Moto {
         if let Ok(endpoint) = std::env::var("NOTIFIER_TEST_MOTO_ENDPOINT") {
             return Moto { endpoint };
         }
-        let server = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let python = repo.join(".venv/bin/python");
         assert!(
-            server.exists(),
-            "{} is missing: run scripts/test.sh once, it installs the pinned moto[server] into .venv",
-            server.display()
+            repo.join(".venv/bin/moto_server").exists(),
+            "moto is not in {}: run scripts/test.sh once, it installs the pinned moto[server] into .venv",
+            repo.join(".venv").display()
         );
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
@@ -54,7 +57,8 @@ pub fn moto() -> &'static Moto {
         // The server must outlive this call: it serves every test of the binary and is
         // stopped by `stop_started_moto` at exit, so it is deliberately never waited on.
         #[allow(clippy::zombie_processes)]
-        let child = Command::new(server)
+        let child = Command::new(python)
+            .arg(repo.join("scripts/moto_server_serial.py"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

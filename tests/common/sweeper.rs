@@ -1,13 +1,11 @@
 //! The sweeper's harness: a [`World`] whose Discord capture has a roomy bucket (separate
-//! sweeper processes cannot share a rate limiter), a store per backend (a SQLite temp file,
-//! or a fresh DynamoDB table on moto) with a raw writer past every check of the store, and
-//! the store commands of the real binary (`register`, `sweep`, `serve`, `status`).
+//! sweeper processes cannot share a rate limiter), a store per backend (a SQLite temp
+//! file, or a fresh DynamoDB table on the serial moto) with a raw writer past every check
+//! of the store, and the store commands of the real binary (`register`, `sweep`, `serve`,
+//! `status`).
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::OnceLock;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -21,90 +19,22 @@ use rusqlite::types::Value;
 use tempfile::TempDir;
 use tokio::process::Command;
 
-use super::moto::Moto;
+use super::moto::moto;
 use super::{binary, embed, run, text, Finished, World};
 
 /// How long one store command may take on a loaded machine.
 pub const COMMAND_LIMIT: Duration = Duration::from_secs(60);
-
-/// moto's server with one change: requests are handled one at a time.
-///
-/// moto (5.2) checks an UpdateItem's condition and applies the update without a lock, so
-/// two concurrent conditional writes on one item can both succeed: two sweepers would
-/// both win a claim, which real DynamoDB (writes to an item are serialised) never allows.
-/// The exactly-once tests need the real guarantee, so this file's DynamoDB is a moto
-/// whose requests go through one lock.
-const SERIALISED_MOTO: &str = r#"
-import sys, threading
-from werkzeug.serving import run_simple
-from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-
-app = DomainDispatcherApplication(create_backend_app)
-lock = threading.Lock()
-
-def serialised(environ, start_response):
-    with lock:
-        return list(app(environ, start_response))
-
-run_simple("127.0.0.1", int(sys.argv[1]), serialised, threaded=True,
-           request_handler=MotoRequestHandler)
-"#;
-
-static SERIALISED: OnceLock<Moto> = OnceLock::new();
-static SERIALISED_PID: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn stop_serialised_moto() {
-    let pid = SERIALISED_PID.load(Ordering::SeqCst);
-    if pid > 0 {
-        // SAFETY: sending a signal to a process we started has no memory effects.
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
-    }
-}
-
-/// The serialised moto server of this test binary (see [`SERIALISED_MOTO`]), started
-/// from `.venv` on first use and stopped when the test binary exits.
-pub fn serialised_moto() -> &'static Moto {
-    SERIALISED.get_or_init(|| {
-        let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-        assert!(
-            python.exists(),
-            "{} is missing: run scripts/test.sh once, it installs the pinned moto[server] into .venv",
-            python.display()
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let child = std::process::Command::new(python)
-            .args(["-c", SERIALISED_MOTO, &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto starts");
-        SERIALISED_PID.store(i32::try_from(child.id()).unwrap_or(0), Ordering::SeqCst);
-        // SAFETY: registers a plain function to run at process exit.
-        unsafe {
-            libc::atexit(stop_serialised_moto);
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto did not start within 30 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto {
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
-    })
-}
 
 /// Which store a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// `sqlite:<temp dir>/state.db`.
     Sqlite,
-    /// `dynamodb:<fresh table>` on [`serialised_moto`].
+    /// `dynamodb:<fresh table>` on the moto that answers one request at a time
+    /// (`common::moto`): the threaded `moto_server` checks an UpdateItem's condition and
+    /// writes without a lock, so two concurrent claims on one record can both win there,
+    /// which real DynamoDB never allows (seen here: on the threaded server, the eight-sweeper
+    /// test announced one run twice in 2 of 10 runs on a loaded machine).
     DynamoDb,
 }
 
@@ -158,7 +88,7 @@ impl TestStore {
                 }
             }
             Backend::DynamoDb => {
-                let moto = serialised_moto();
+                let moto = moto();
                 let (table, _) = moto.fresh_table().await;
                 let mut env = vec![("NOTIFIER_STORE", format!("dynamodb:{table}"))];
                 env.extend(moto.env());
