@@ -503,6 +503,22 @@ async fn sqlite_phases(dir: &Path, base_url: &str, webhook_url: &str) -> Result<
     stage("opened");
     register_all(&idle_store, &run_ids("idle")).await?;
     stage("registered");
+    if let Ok(n) = std::env::var("SOAK") {
+        let c: usize = std::env::var("SOAKC")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(32);
+        let parts = Parts::new(base_url, webhook_url, c)?;
+        for i in 0..n.parse::<usize>().unwrap_or(0) {
+            let m = parts.sweep(&idle_store).await?;
+            eprintln!(
+                "SOAK {i} wall {:?} rss_after {:?} hwm {:?}",
+                m.wall,
+                Memory::rss(),
+                m.peak_kib
+            );
+        }
+    }
     for concurrency in CONCURRENCIES {
         let parts = Parts::new(base_url, webhook_url, concurrency)?;
         let mut sweeps = Vec::new();

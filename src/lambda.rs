@@ -58,7 +58,7 @@ pub struct LambdaApp<S, N, K> {
     pub margin: Duration,
     /// The sweep's time when the invocation's deadline is unusable.
     pub budget: Duration,
-    /// The runtime client, built on the first invocation (after the key is read).
+    /// The runtime client, built on the first invocation whose key read succeeds.
     pub runtime: OnceCell<RuntimeClient>,
 }
 
@@ -79,7 +79,19 @@ impl<S: Store, N: Notifier, K: SecretSource> LambdaApp<S, N, K> {
         tracing::info!(trigger, window_seconds = window.as_secs_f64(), window_from = ?source, "sweep starts");
         let mut config = self.config.clone();
         config.deadline = Some(Instant::now() + window);
-        let runtime = self.runtime.get_or_init(|| self.runtime_client()).await;
+        // A claim is only taken when a whole post fits in what is left; a budget larger
+        // than the window would defer every notice forever, so it is capped.
+        config.claim_budget = config.claim_budget.min(window / 2);
+        let keyless;
+        let runtime = match self.runtime.get_or_try_init(|| self.runtime_client()).await {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                // Not cached: the key is read again on the next invocation.
+                tracing::error!("{error}; this sweep reads the runtime without its API key");
+                keyless = RuntimeClient::without_key(self.http.clone(), self.runtime_retry);
+                &keyless
+            }
+        };
         let summary = Sweeper::new(&self.store, runtime, &self.notifier, &config)
             .sweep()
             .await?;
@@ -88,6 +100,8 @@ impl<S: Store, N: Notifier, K: SecretSource> LambdaApp<S, N, K> {
             notified = summary.notified,
             stalled = summary.stalled,
             expired = summary.expired,
+            failed = summary.failed,
+            malformed = summary.malformed,
             errors = summary.errors,
             deferred = summary.deferred,
             "sweep done"
@@ -95,24 +109,18 @@ impl<S: Store, N: Notifier, K: SecretSource> LambdaApp<S, N, K> {
         Ok(summary)
     }
 
-    async fn runtime_client(&self) -> RuntimeClient {
-        let key = match &self.api_key {
-            Some(source) => match source.fetch().await {
-                Ok(key) => Some(key),
-                Err(error) => {
-                    tracing::error!("{error}; sweeping without the runtime API key");
-                    None
-                }
-            },
-            None => None,
-        };
-        RuntimeClient::new(self.http.clone(), key.as_ref(), self.runtime_retry).unwrap_or_else(
-            |error| {
-                tracing::error!("{error}; sweeping without the runtime API key");
-                RuntimeClient::new(self.http.clone(), None, self.runtime_retry)
-                    .unwrap_or_else(|_| unreachable!("a client without a key always builds"))
-            },
-        )
+    /// The runtime client, with its API key when one is configured.
+    async fn runtime_client(&self) -> Result<RuntimeClient, String> {
+        match &self.api_key {
+            Some(source) => {
+                let key = source.fetch().await?;
+                RuntimeClient::new(self.http.clone(), Some(&key), self.runtime_retry)
+            }
+            None => Ok(RuntimeClient::without_key(
+                self.http.clone(),
+                self.runtime_retry,
+            )),
+        }
     }
 }
 

@@ -112,6 +112,15 @@ impl RuntimeClient {
         })
     }
 
+    /// A client that sends no API key.
+    pub fn without_key(http: reqwest::Client, retry: RetryPolicy) -> Self {
+        Self {
+            http,
+            api_key: None,
+            retry,
+        }
+    }
+
     /// GETs `url` and decodes its JSON, retrying transient failures.
     async fn get_json<T: DeserializeOwned>(&self, url: Url, run: &RunId) -> Result<T, PollError> {
         let shown = without_credentials(&url);

@@ -60,8 +60,8 @@ struct Config {
     #[arg(long, env = "NOTIFIER_DEADLINE_MARGIN_SECONDS", default_value = "5", value_parser = positive_seconds)]
     deadline_margin_seconds: Duration,
 
-    /// Log level (Lambda's own setting).
-    #[arg(long, env = "AWS_LAMBDA_LOG_LEVEL", default_value = "info")]
+    /// Log level (Lambda's own setting: TRACE, DEBUG, INFO, WARN, ERROR or FATAL).
+    #[arg(long, env = "AWS_LAMBDA_LOG_LEVEL", default_value = "info", value_parser = lambda_log_level)]
     log_level: LevelFilter,
 
     /// `JSON` for structured logs (Lambda's own setting).
@@ -70,6 +70,16 @@ struct Config {
 
     #[command(flatten)]
     tuning: SweepTuning,
+}
+
+/// Lambda's levels are tracing's, plus FATAL, which tracing calls ERROR.
+fn lambda_log_level(raw: &str) -> Result<LevelFilter, String> {
+    if raw.trim().eq_ignore_ascii_case("fatal") {
+        return Ok(LevelFilter::ERROR);
+    }
+    raw.trim()
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a log level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL)"))
 }
 
 #[tokio::main]
@@ -123,4 +133,25 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .map_err(lambda_runtime::Error::from)
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_lambda_log_level_is_accepted() {
+        for (raw, expected) in [
+            ("TRACE", LevelFilter::TRACE),
+            ("debug", LevelFilter::DEBUG),
+            ("INFO", LevelFilter::INFO),
+            ("WARN", LevelFilter::WARN),
+            ("ERROR", LevelFilter::ERROR),
+            ("FATAL", LevelFilter::ERROR),
+            (" fatal ", LevelFilter::ERROR),
+        ] {
+            assert_eq!(lambda_log_level(raw), Ok(expected), "{raw}");
+        }
+        assert!(lambda_log_level("loud").is_err());
+    }
 }

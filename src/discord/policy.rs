@@ -55,10 +55,10 @@ pub enum Verdict {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     /// 404: the webhook was deleted (code 10015). Discord asks never to use it again.
-    #[error("Discord says this webhook does not exist (404 Unknown Webhook): it was deleted or the URL is wrong. Create a webhook in the channel's Integrations settings and set DISCORD_WEBHOOK_URL to its URL")]
+    #[error("Discord says this webhook does not exist (404 Unknown Webhook): it was deleted or the URL is wrong. Create a webhook in the channel's Integrations settings and use its URL (DISCORD_WEBHOOK_URL, or the webhook secret)")]
     UnknownWebhook,
     /// 401: the token part of the URL is wrong (code 50027).
-    #[error("Discord rejected the webhook token (401 Invalid Webhook Token): copy the webhook URL again from the channel's Integrations settings into DISCORD_WEBHOOK_URL")]
+    #[error("Discord rejected the webhook token (401 Invalid Webhook Token): copy the webhook URL again from the channel's Integrations settings (into DISCORD_WEBHOOK_URL, or the webhook secret)")]
     InvalidToken,
     /// 403: the webhook may not post there.
     #[error("Discord refused the post (403 {0}): check the webhook's channel permissions, or the thread_id in the URL")]
