@@ -95,17 +95,7 @@ impl<S: Store, N: Notifier, K: SecretSource> LambdaApp<S, N, K> {
         let summary = Sweeper::new(&self.store, runtime, &self.notifier, &config)
             .sweep()
             .await?;
-        tracing::info!(
-            checked = summary.checked,
-            notified = summary.notified,
-            stalled = summary.stalled,
-            expired = summary.expired,
-            failed = summary.failed,
-            malformed = summary.malformed,
-            errors = summary.errors,
-            deferred = summary.deferred,
-            "sweep done"
-        );
+        summary.log();
         Ok(summary)
     }
 

@@ -48,18 +48,7 @@ impl Parts {
     async fn sweep(&self) -> Result<SweepSummary, u8> {
         let sweeper = Sweeper::new(&self.store, &self.runtime, &self.discord, &self.config);
         let summary = sweeper.sweep().await.map_err(|e| store_failed(&e))?;
-        tracing::info!(
-            checked = summary.checked,
-            notified = summary.notified,
-            stalled = summary.stalled,
-            expired = summary.expired,
-            failed = summary.failed,
-            malformed = summary.malformed,
-            errors = summary.errors,
-            skipped = summary.skipped,
-            deferred = summary.deferred,
-            "sweep done"
-        );
+        summary.log();
         Ok(summary)
     }
 }

@@ -87,6 +87,22 @@ enum Handled {
 }
 
 impl SweepSummary {
+    /// One log line with every count, for the operator (and CloudWatch).
+    pub fn log(&self) {
+        tracing::info!(
+            checked = self.checked,
+            notified = self.notified,
+            stalled = self.stalled,
+            expired = self.expired,
+            failed = self.failed,
+            malformed = self.malformed,
+            errors = self.errors,
+            skipped = self.skipped,
+            deferred = self.deferred,
+            "sweep done"
+        );
+    }
+
     fn add(&mut self, handled: Handled) {
         self.checked += 1;
         match handled {

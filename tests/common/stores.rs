@@ -22,6 +22,8 @@ pub enum RawAttr<'a> {
     S(&'a str),
     /// A number (DynamoDB `N`, SQLite INTEGER).
     N(i64),
+    /// A type no attribute of ours ever has (DynamoDB `BOOL`, SQLite BLOB).
+    Odd,
 }
 
 /// Writes items straight into a backend, without the store's code.
@@ -52,6 +54,7 @@ impl RawWriter {
                     .map(|(_, value)| match value {
                         RawAttr::S(text) => Value::Text((*text).to_string()),
                         RawAttr::N(number) => Value::Integer(*number),
+                        RawAttr::Odd => Value::Blob(vec![1, 2, 3]),
                     })
                     .collect();
                 let path = path.clone();
@@ -74,6 +77,7 @@ impl RawWriter {
                         let value = match value {
                             RawAttr::S(text) => AttributeValue::S((*text).to_string()),
                             RawAttr::N(number) => AttributeValue::N(number.to_string()),
+                            RawAttr::Odd => AttributeValue::Bool(true),
                         };
                         ((*name).to_string(), value)
                     })

@@ -8,18 +8,17 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use run_notifier::registry::{RawRecord, RawValue};
 use run_notifier::sim::discord::{CapturedMessage, DiscordCapture};
 use run_notifier::sim::runtime::RuntimeSimulator;
 use run_notifier::store::dynamodb::DynamoStore;
 use run_notifier::store::sqlite::SqliteStore;
 use run_notifier::store::{AnyStore, Store};
-use rusqlite::types::Value;
 use tempfile::TempDir;
 use tokio::process::Command;
 
 use super::moto::moto;
+use super::stores::{RawAttr, RawWriter};
 use super::{binary, embed, run, text, Finished, World};
 
 /// How long one store command may take on a loaded machine.
@@ -136,57 +135,25 @@ impl TestStore {
     /// Puts a record exactly as given, past every check of the store: a raw `INSERT`
     /// into the same SQLite file, or a plain `PutItem`. Names are attribute (column) names.
     pub async fn put_raw(&self, item: &[(&str, Raw)]) {
-        match &self.place {
-            Place::Sqlite { path, .. } => {
-                let columns: Vec<&str> = item.iter().map(|(name, _)| *name).collect();
-                let marks: Vec<String> = (1..=item.len()).map(|i| format!("?{i}")).collect();
-                let sql = format!(
-                    "INSERT INTO runs ({}) VALUES ({})",
-                    columns.join(", "),
-                    marks.join(", ")
-                );
-                let values: Vec<Value> = item
-                    .iter()
-                    .map(|(_, value)| match value {
-                        Raw::S(text) => Value::Text(text.clone()),
-                        Raw::N(number) => Value::Integer(*number),
-                        Raw::Odd => Value::Blob(vec![1, 2, 3]),
-                    })
-                    .collect();
-                let path = path.clone();
-                tokio::task::spawn_blocking(move || {
-                    let connection = rusqlite::Connection::open(&path).expect("open the file");
-                    connection
-                        .busy_timeout(Duration::from_secs(30))
-                        .expect("busy timeout");
-                    connection
-                        .execute(&sql, rusqlite::params_from_iter(values))
-                        .expect("raw INSERT");
-                })
-                .await
-                .expect("the raw write ran");
-            }
-            Place::DynamoDb { table, client } => {
-                let item = item
-                    .iter()
-                    .map(|(name, value)| {
-                        let value = match value {
-                            Raw::S(text) => AttributeValue::S(text.clone()),
-                            Raw::N(number) => AttributeValue::N(number.to_string()),
-                            Raw::Odd => AttributeValue::Bool(true),
-                        };
-                        ((*name).to_string(), value)
-                    })
-                    .collect();
-                client
-                    .put_item()
-                    .table_name(table)
-                    .set_item(Some(item))
-                    .send()
-                    .await
-                    .expect("raw PutItem");
-            }
-        }
+        let item: Vec<(&str, RawAttr<'_>)> = item
+            .iter()
+            .map(|(name, value)| {
+                let value = match value {
+                    Raw::S(text) => RawAttr::S(text),
+                    Raw::N(number) => RawAttr::N(*number),
+                    Raw::Odd => RawAttr::Odd,
+                };
+                (*name, value)
+            })
+            .collect();
+        let writer = match &self.place {
+            Place::Sqlite { path, .. } => RawWriter::Sqlite(path.clone()),
+            Place::DynamoDb { table, client } => RawWriter::DynamoDb {
+                client: client.clone(),
+                table: table.clone(),
+            },
+        };
+        writer.put(&item).await;
     }
 }
 
