@@ -238,6 +238,20 @@ impl DynamoStore {
     }
 }
 
+/// For a registration refused because the run exists: its state (`pending` when the
+/// item has none, as a hand-written one may).
+fn conflict_state(error: &PutItemError) -> Option<&str> {
+    let PutItemError::ConditionalCheckFailedException(conflict) = error else {
+        return None;
+    };
+    let state = conflict.item().and_then(|item| item.get(attr::STATE));
+    Some(
+        state
+            .and_then(|state| state.as_s().ok())
+            .map_or("pending", String::as_str),
+    )
+}
+
 fn is_condition_failure<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
     error.code() == Some("ConditionalCheckFailedException")
 }
@@ -357,20 +371,8 @@ impl Store for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(Registered::Created),
-            Err(SdkError::ServiceError(failure))
-                if matches!(
-                    failure.err(),
-                    PutItemError::ConditionalCheckFailedException(_)
-                ) =>
-            {
-                let PutItemError::ConditionalCheckFailedException(conflict) = failure.err() else {
-                    unreachable!("matched just above")
-                };
-                let state = conflict
-                    .item()
-                    .and_then(|item| item.get(attr::STATE))
-                    .and_then(|state| state.as_s().ok())
-                    .map_or("pending", String::as_str);
+            Err(SdkError::ServiceError(failure)) if conflict_state(failure.err()).is_some() => {
+                let state = conflict_state(failure.err()).unwrap_or("pending");
                 Ok(Registered::AlreadyRegistered(state.to_string()))
             }
             Err(error) => Err(self.error("PutItem", error)),
