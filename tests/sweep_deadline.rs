@@ -173,3 +173,64 @@ async fn a_sweep_cut_short_by_its_deadline_releases_no_claims_half_done() {
     );
     assert_eq!(discord.violations(), Vec::<String>::new());
 }
+
+/// A runtime that hangs cannot hold a sweep past its deadline: the look is abandoned, the
+/// run deferred, and nothing is claimed.
+#[tokio::test]
+async fn a_hung_runtime_cannot_hold_a_sweep_past_its_deadline() {
+    let runtime = RuntimeSimulator::new(None);
+    let runtime_server = runtime.spawn(loopback()).await.expect("runtime starts");
+    runtime.upsert_run(run_of("hung", vec![task("t-1", "Build", &[(0.0, "done")])]));
+    runtime.push_faults([
+        run_notifier::sim::runtime::RuntimeFault::Slow(Duration::from_secs(30)),
+        run_notifier::sim::runtime::RuntimeFault::Slow(Duration::from_secs(30)),
+    ]);
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = SqliteStore::open(&dir.path().join("state.db"))
+        .await
+        .expect("the file opens");
+    let registration = Registration {
+        run_id: RunId::parse("hung").expect("a run id"),
+        base_url: None,
+        registered_at: now_millis(),
+        deadline_at: None,
+    };
+    store.register(&registration).await.expect("registered");
+    let http = run_notifier::http::client(Duration::from_secs(60)).expect("HTTP client");
+    let runtime_client =
+        RuntimeClient::new(http.clone(), None, run_notifier::runtime::DEFAULT_RETRY)
+            .expect("runtime client");
+    let discord = DiscordCapture::new();
+    let discord_server = discord.spawn(loopback()).await.expect("capture starts");
+    let webhook = WebhookUrl::parse(&Secret::new(
+        discord_server.webhook_url(common::WEBHOOK_ID, common::TOKEN),
+    ))
+    .expect("the capture's webhook");
+    let notifier = DiscordClient::new(http, webhook, DEFAULT_RETRY, DEFAULT_MAX_RATE_LIMIT_WAIT);
+    let started = Instant::now();
+    let config = SweepConfig {
+        default_base: RuntimeBase::parse(&runtime_server.base_url()).expect("base URL"),
+        owner: "hung-test".into(),
+        lease: Duration::from_secs(60),
+        concurrency: 4,
+        stall_after: None,
+        retention: Duration::from_secs(86_400),
+        deadline: Some(started + Duration::from_secs(1)),
+        claim_budget: Duration::from_millis(200),
+    };
+    let summary = Sweeper::new(&store, &runtime_client, &notifier, &config)
+        .sweep()
+        .await
+        .expect("the sweep runs");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(summary.deferred, 1, "{summary:?}");
+    assert!(discord.attempts().is_empty());
+    assert!(records(&store)
+        .await
+        .iter()
+        .all(|r| r.state == State::Pending));
+}

@@ -170,7 +170,17 @@ impl<'a, S: Store, R: RunSource, N: Notifier> Sweeper<'a, S, R, N> {
             .base_url
             .as_ref()
             .unwrap_or(&self.config.default_base);
-        let look = match self.runtime.snapshot(base, &record.run_id).await {
+        // With a deadline, a look that is still going when it comes is abandoned (only
+        // reads are in flight), so a hung runtime cannot hold the sweep past its end.
+        let look = self.runtime.snapshot(base, &record.run_id);
+        let look = match self.config.deadline {
+            Some(deadline) => match tokio::time::timeout_at(deadline, look).await {
+                Ok(look) => look,
+                Err(_) => return Handled::Deferred,
+            },
+            None => look.await,
+        };
+        let look = match look {
             Ok(snapshot) => Some(snapshot),
             Err(error) => {
                 tracing::warn!(run = %record.run_id, "{error}");
@@ -322,7 +332,7 @@ impl<'a, S: Store, R: RunSource, N: Notifier> Sweeper<'a, S, R, N> {
         match set_aside {
             Ok(true) => tracing::warn!("{reason}; set aside as failed: fix it, or unregister it"),
             Ok(false) => tracing::warn!(
-                "{reason}; it cannot be set aside by its key: delete it from the store by hand"
+                "{reason}; not set aside here: another sweeper already did, or its key cannot be addressed (then delete it from the store by hand)"
             ),
             Err(error) => tracing::error!("{reason}; setting it aside failed: {error}"),
         }
