@@ -344,18 +344,6 @@ struct Measured {
     simulator_cpu: Option<Duration>,
 }
 
-/// What `after - before` did.
-fn delta(after: OpCounts, before: OpCounts) -> OpCounts {
-    OpCounts {
-        queries: after.queries - before.queries,
-        scans: after.scans - before.scans,
-        gets: after.gets - before.gets,
-        puts: after.puts - before.puts,
-        updates: after.updates - before.updates,
-        deletes: after.deletes - before.deletes,
-    }
-}
-
 /// Where the sweeps go.
 struct Endpoints {
     base_url: String,
@@ -414,7 +402,7 @@ impl Parts {
         Ok(Measured {
             wall,
             summary,
-            ops: delta(store.op_counts(), before),
+            ops: store.op_counts().since(before),
             rss_before_kib,
             peak_kib: peak_resets.then(peak_kib).flatten(),
             thread_cpu: thread_cpu().saturating_sub(thread_before),

@@ -137,18 +137,6 @@ async fn finish_as<S: Store>(store: &S, run_id: &str, completion: &Completion, n
         .expect("complete"));
 }
 
-/// The operations done between two snapshots of one store's counters.
-fn delta(before: OpCounts, after: OpCounts) -> OpCounts {
-    OpCounts {
-        queries: after.queries - before.queries,
-        scans: after.scans - before.scans,
-        gets: after.gets - before.gets,
-        puts: after.puts - before.puts,
-        updates: after.updates - before.updates,
-        deletes: after.deletes - before.deletes,
-    }
-}
-
 /// Asserts a finished record left the sweep for good: its final state, no index key, no
 /// claim, its times stamped, and not listed open nor claimable again.
 async fn assert_final<S: Store>(store: &S, run_id: &str, expected_state: &str, now: i64) {
@@ -768,14 +756,14 @@ async fn store_operations_are_counted_by_kind<S: Store>(fx: &Fixture<S>) {
 
     let before = store.op_counts();
     store.register(&registration("run-1", now)).await.unwrap();
-    assert_eq!(delta(before, store.op_counts()), puts, "register");
+    assert_eq!(store.op_counts().since(before), puts, "register");
 
     let before = store.op_counts();
     assert!(store
         .claim(&id("run-1"), &claim("sweeper-a", now))
         .await
         .unwrap());
-    assert_eq!(delta(before, store.op_counts()), updates, "claim");
+    assert_eq!(store.op_counts().since(before), updates, "claim");
 
     // A refused conditional write is still a write (DynamoDB bills it as one).
     let before = store.op_counts();
@@ -783,12 +771,12 @@ async fn store_operations_are_counted_by_kind<S: Store>(fx: &Fixture<S>) {
         .claim(&id("run-1"), &claim("sweeper-b", now))
         .await
         .unwrap());
-    assert_eq!(delta(before, store.op_counts()), updates, "refused claim");
+    assert_eq!(store.op_counts().since(before), updates, "refused claim");
 
     let before = store.op_counts();
     let open = store.open_records().await.unwrap();
     assert_eq!(open.len(), 1);
-    let counted = delta(before, store.op_counts());
+    let counted = store.op_counts().since(before);
     assert!(counted.queries >= 1, "open_records queries: {counted:?}");
     assert_eq!(
         counted,
@@ -802,7 +790,7 @@ async fn store_operations_are_counted_by_kind<S: Store>(fx: &Fixture<S>) {
     let before = store.op_counts();
     record(store, "run-1").await;
     assert_eq!(
-        delta(before, store.op_counts()),
+        store.op_counts().since(before),
         OpCounts {
             gets: 1,
             ..OpCounts::default()
@@ -815,18 +803,18 @@ async fn store_operations_are_counted_by_kind<S: Store>(fx: &Fixture<S>) {
         .complete(&id("run-1"), "sweeper-a", &notified(), stamp(now))
         .await
         .unwrap());
-    assert_eq!(delta(before, store.op_counts()), updates, "complete");
+    assert_eq!(store.op_counts().since(before), updates, "complete");
 
     let before = store.op_counts();
     assert_eq!(store.all_records().await.unwrap().len(), 1);
-    let counted = delta(before, store.op_counts());
+    let counted = store.op_counts().since(before);
     assert!(counted.scans >= 1, "all_records scans: {counted:?}");
     assert_eq!(counted.writes() + counted.queries + counted.gets, 0);
 
     let before = store.op_counts();
     assert!(store.unregister(&id("run-1")).await.unwrap());
     assert_eq!(
-        delta(before, store.op_counts()),
+        store.op_counts().since(before),
         OpCounts {
             deletes: 1,
             ..OpCounts::default()
@@ -894,7 +882,7 @@ async fn dynamodb_a_sweep_of_50_unfinished_runs_issues_no_scan_and_no_write() {
         .sweep()
         .await
         .expect("the sweep runs");
-    let ops = delta(before, store.op_counts());
+    let ops = store.op_counts().since(before);
 
     assert_eq!(
         summary,
@@ -938,7 +926,7 @@ async fn dynamodb_more_than_one_page_of_pending_runs_is_read_whole() {
 
     let before = store.op_counts();
     let listed = open_ids(&store).await;
-    let ops = delta(before, store.op_counts());
+    let ops = store.op_counts().since(before);
 
     assert_eq!(listed, expected, "exactly the 25 open runs, each once");
     assert!(

@@ -44,6 +44,12 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Reports an error on stderr, as `error: <message>`, and returns the exit `code`.
+pub(crate) fn fail(code: u8, message: &str) -> u8 {
+    eprintln!("error: {message}");
+    code
+}
+
 /// Resolves when the process is asked to stop (Ctrl-C, or SIGTERM on Unix).
 pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use super::args::SimulateArgs;
-use super::shutdown_signal;
+use super::{fail, shutdown_signal};
 use crate::sim::runtime::{builtin_scenario, load_scenario, RuntimeSimulator};
 use crate::watch::exit;
 
@@ -14,7 +14,7 @@ pub async fn run(args: SimulateArgs) -> u8 {
     let scenario = match &args.scenario {
         Some(path) => match load_scenario(path) {
             Ok(scenario) => scenario,
-            Err(error) => return fail(&format!("{error:#}")),
+            Err(error) => return fail(exit::CONFIG, &format!("{error:#}")),
         },
         None => builtin_scenario(args.time_scale),
     };
@@ -29,10 +29,13 @@ pub async fn run(args: SimulateArgs) -> u8 {
     let listener = match TcpListener::bind(args.listen).await {
         Ok(listener) => listener,
         Err(error) => {
-            return fail(&format!(
-                "cannot listen on {}: {error}; pick another --listen address",
-                args.listen
-            ))
+            return fail(
+                exit::CONFIG,
+                &format!(
+                    "cannot listen on {}: {error}; pick another --listen address",
+                    args.listen
+                ),
+            )
         }
     };
     eprintln!(
@@ -53,13 +56,8 @@ pub async fn run(args: SimulateArgs) -> u8 {
     tokio::select! {
         served = simulator.serve(listener) => match served {
             Ok(()) => 0,
-            Err(error) => fail(&format!("the simulator stopped: {error}")),
+            Err(error) => fail(exit::CONFIG, &format!("the simulator stopped: {error}")),
         },
         () = shutdown_signal() => 0,
     }
-}
-
-fn fail(message: &str) -> u8 {
-    eprintln!("error: {message}");
-    exit::CONFIG
 }

@@ -8,6 +8,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::args::{RegisterArgs, StatusArgs, StoreArgs, UnregisterArgs};
+use super::fail;
 use crate::registry::raw::attr;
 use crate::registry::record::check_registrable;
 use crate::registry::{now_millis, Malformed, RawRecord, RawValue, Record, Registration};
@@ -260,10 +261,4 @@ fn format_millis(millis: i64) -> Option<String> {
 /// Reports a failed store.
 pub fn store_failed(error: &StoreError) -> u8 {
     fail(exit::STORE, &error.to_string())
-}
-
-/// Reports an error and returns `code`.
-pub fn fail(code: u8, message: &str) -> u8 {
-    eprintln!("error: {message}");
-    code
 }

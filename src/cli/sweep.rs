@@ -1,8 +1,9 @@
 //! `sweep` and `serve`: wiring only; the sweep itself is [`crate::sweep`].
 
 use super::args::{ServeArgs, SweepArgs};
+use super::fail;
 use super::shutdown_signal;
-use super::stores::{exit, fail, open, store_failed};
+use super::stores::{exit, open, store_failed};
 use crate::discord::client::{DEFAULT_MAX_RATE_LIMIT_WAIT, DEFAULT_RETRY};
 use crate::discord::{DiscordClient, WebhookUrl};
 use crate::runtime::{self, RuntimeClient};

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use super::args::WatchArgs;
-use super::shutdown_signal;
+use super::{fail, shutdown_signal};
 use crate::discord::client::{DEFAULT_MAX_RATE_LIMIT_WAIT, DEFAULT_RETRY};
 use crate::discord::dry_run::PrintBody;
 use crate::discord::{DiscordClient, Notifier, WebhookUrl};
@@ -77,9 +77,4 @@ async fn watch_until_stopped<N: Notifier>(
         }
         Err(error) => fail(error.exit_code(), &error.to_string()),
     }
-}
-
-fn fail(code: u8, message: &str) -> u8 {
-    eprintln!("error: {message}");
-    code
 }

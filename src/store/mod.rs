@@ -137,6 +137,18 @@ pub struct OpCounts {
 }
 
 impl OpCounts {
+    /// The operations counted since `earlier` (a snapshot of the same counters).
+    pub fn since(&self, earlier: OpCounts) -> OpCounts {
+        OpCounts {
+            queries: self.queries - earlier.queries,
+            scans: self.scans - earlier.scans,
+            gets: self.gets - earlier.gets,
+            puts: self.puts - earlier.puts,
+            updates: self.updates - earlier.updates,
+            deletes: self.deletes - earlier.deletes,
+        }
+    }
+
     /// Writes of any kind.
     pub fn writes(&self) -> u64 {
         self.puts + self.updates + self.deletes
